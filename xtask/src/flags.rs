@@ -1,0 +1,152 @@
+//! The command-line grammar of `cargo xtask`: every subcommand and flag, with
+//! its help text beside it.
+
+use camino::Utf8PathBuf;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// ESB bundle tooling: builds a SAM stack into one offline-bootable
+/// Docker-in-Docker image and proves that it boots.
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the development root CA, server and client certificates.
+    Certs(CertsArgs),
+    /// Build the offline base images (DinD, Lambda-style Python) from Debian packages.
+    BaseImages(BaseImagesArgs),
+    /// Build one image per function of the SAM template.
+    BuildFunctions(BuildFunctionsArgs),
+    /// Save every image the stack needs into one images.tar with bundle.json beside it.
+    CollectImages(CollectImagesArgs),
+    /// Build the whole stack into one Docker-in-Docker image.
+    Bundle(BundleArgs),
+    /// Run a bundle image and check that it boots and serves, then remove it.
+    Smoke(SmokeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CertsArgs {
+    /// Folder for the PEM files [default: .esb/certs under the repository root].
+    #[arg(long, env = "CERT_DIR")]
+    pub cert_dir: Option<Utf8PathBuf>,
+    /// Extra subject alternative name for the server certificate (DNS name or IP); repeatable.
+    #[arg(long = "san", value_name = "NAME")]
+    pub sans: Vec<String>,
+    /// Key algorithm for newly issued keys.
+    #[arg(long, value_enum, default_value_t = KeyAlgorithm::EcdsaP256)]
+    pub key_algorithm: KeyAlgorithm,
+    /// Validity of a new root CA, in days.
+    #[arg(long, default_value_t = 3650)]
+    pub ca_days: u32,
+    /// Validity of new server and client certificates, in days (at most 825).
+    #[arg(long, default_value_t = 825)]
+    pub leaf_days: u32,
+    /// Replace the root CA; the old one is kept beside it under a dated name.
+    #[arg(long)]
+    pub force_ca: bool,
+    /// Only check the existing certificates: print each one and exit non-zero if any is invalid.
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyAlgorithm {
+    EcdsaP256,
+    Rsa2048,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BaseImagesArgs {
+    /// Debian mirror for debootstrap [default: the first Debian URI in the host's apt sources].
+    #[arg(long, env = "ESB_DEBIAN_MIRROR")]
+    pub mirror: Option<String>,
+    /// Debian suite the base images are made from.
+    #[arg(long, default_value = "bookworm")]
+    pub suite: String,
+    /// Rebuild even when an image of the same recipe exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TemplateArgs {
+    /// SAM template to read; repeat for several templates.
+    #[arg(long = "template", value_name = "FILE", default_value = "fixtures/template.yaml")]
+    pub templates: Vec<Utf8PathBuf>,
+    /// Template parameter value, as KEY=VALUE; repeatable.
+    #[arg(long = "parameter-overrides", value_name = "KEY=VALUE")]
+    pub parameter_overrides: Vec<String>,
+    /// Base image for a runtime, as RUNTIME=IMAGE; repeatable. Overrides the built-in table.
+    #[arg(long = "base-image", value_name = "RUNTIME=IMAGE")]
+    pub base_images: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BuildFunctionsArgs {
+    #[command(flatten)]
+    pub template: TemplateArgs,
+    /// Print the resolved build plan as JSON on stdout and exit without touching Docker.
+    #[arg(long)]
+    pub plan: bool,
+    /// Output folder for the functions manifest.
+    #[arg(long, default_value = "target/esb")]
+    pub out_dir: Utf8PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CollectImagesArgs {
+    /// The stack's compose file.
+    #[arg(long, default_value = "fixtures/stack/compose.yaml")]
+    pub compose_file: Utf8PathBuf,
+    /// Extra image reference to include; repeatable.
+    #[arg(long = "extra-image", value_name = "IMAGE")]
+    pub extra_images: Vec<String>,
+    /// Output folder for images.tar, bundle.json and the functions manifest.
+    #[arg(long, default_value = "target/esb")]
+    pub out_dir: Utf8PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BundleArgs {
+    #[command(flatten)]
+    pub template: TemplateArgs,
+    /// The stack's compose file.
+    #[arg(long, default_value = "fixtures/stack/compose.yaml")]
+    pub compose_file: Utf8PathBuf,
+    /// Extra image reference to carry in the bundle; repeatable.
+    #[arg(long = "extra-image", value_name = "IMAGE")]
+    pub extra_images: Vec<String>,
+    /// Tag of the bundle image.
+    #[arg(long, default_value = "esb-bundle:latest")]
+    pub tag: String,
+    /// Folder of the certificates [default: .esb/certs under the repository root].
+    #[arg(long, env = "CERT_DIR")]
+    pub cert_dir: Option<Utf8PathBuf>,
+    /// Base image of the bundle [default: the offline DinD base that `base-images` builds].
+    #[arg(long)]
+    pub dind_base: Option<String>,
+    /// Working folder for images.tar, bundle.json and the build context.
+    #[arg(long, default_value = "target/esb")]
+    pub out_dir: Utf8PathBuf,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SmokeArgs {
+    /// Bundle image to run.
+    #[arg(long, default_value = "esb-bundle:latest")]
+    pub image: String,
+    /// Folder of the certificates the bundle was built with [default: .esb/certs under the repository root].
+    #[arg(long, env = "CERT_DIR")]
+    pub cert_dir: Option<Utf8PathBuf>,
+    /// Seconds to wait for the bundle to turn healthy.
+    #[arg(long, default_value_t = 300)]
+    pub boot_timeout: u64,
+    /// Print the report as JSON on stdout as well.
+    #[arg(long)]
+    pub json: bool,
+}
