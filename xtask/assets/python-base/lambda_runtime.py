@@ -212,10 +212,10 @@ class Invoker:
             os.close(read_fd)
 
         if message is None:
-            self.kill_child()
+            memory_mb = self.kill_child()
             seconds = f"{self.settings.timeout:.2f}"
             body = error_body("Sandbox.Timedout", f"Task timed out after {seconds} seconds")
-            return json.dumps(body).encode(), body["errorType"], 0
+            return json.dumps(body).encode(), body["errorType"], memory_mb
 
         _, status, usage = os.wait4(pid, 0)
         self.child_pid = None
@@ -232,17 +232,19 @@ class Invoker:
         return json.dumps(body).encode(), body["errorType"], memory_mb
 
     def kill_child(self):
-        """Kill the running child and every process it started, and reap the child."""
+        """Kill the running child and every process it started, reap the child and return its max RSS in MB."""
         pid = self.child_pid
         if pid is None:
-            return
+            return 0
+        memory_mb = 0
         try:
             os.killpg(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+            memory_mb = os.wait4(pid, 0)[2].ru_maxrss // 1024
         except (ProcessLookupError, ChildProcessError):
             # At shutdown, the request thread may have reaped the child already.
             pass
         self.child_pid = None
+        return memory_mb
 
 
 def run_child(handler, event, context, write_fd):
