@@ -164,6 +164,8 @@ class Invoker:
     connections opened lazily) is lost when its child exits, whereas Lambda keeps it for
     the next invocation in the same container. Each invocation also pays for a fork,
     about a millisecond for a small handler.
+    NOTE: the fork happens while health-check threads may run. A lock that one of them
+    holds at that moment stays locked in the child, which then hangs until its timeout.
     """
 
     def __init__(self, settings, handler, import_error):
