@@ -163,7 +163,7 @@ class Invoker:
     The trade-off: whatever one invocation changes in module state (caches, counters,
     connections opened lazily) is lost when its child exits, whereas Lambda keeps it for
     the next invocation in the same container. Each invocation also pays for a fork,
-    about a millisecond for a small handler.
+    whose cost grows with the parent's memory size.
     NOTE: the fork happens while health-check threads may run. A lock that one of them
     holds at that moment stays locked in the child, which then hangs until its timeout.
     """
