@@ -62,15 +62,22 @@ pub enum KeyAlgorithm {
 
 #[derive(Debug, Clone, Args)]
 pub struct BaseImagesArgs {
+    #[command(flatten)]
+    pub recipe: BaseRecipeArgs,
+    /// Rebuild even when an image of the same recipe exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Where the offline base images come from.
+#[derive(Debug, Clone, Args)]
+pub struct BaseRecipeArgs {
     /// Debian mirror for debootstrap [default: the first Debian URI in the host's apt sources].
     #[arg(long, env = "ESB_DEBIAN_MIRROR")]
     pub mirror: Option<String>,
     /// Debian suite the base images are made from.
     #[arg(long, default_value = "bookworm")]
     pub suite: String,
-    /// Rebuild even when an image of the same recipe exists.
-    #[arg(long)]
-    pub force: bool,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -90,9 +97,14 @@ pub struct TemplateArgs {
 pub struct BuildFunctionsArgs {
     #[command(flatten)]
     pub template: TemplateArgs,
+    #[command(flatten)]
+    pub recipe: BaseRecipeArgs,
     /// Print the resolved build plan as JSON on stdout and exit without touching Docker.
     #[arg(long)]
     pub plan: bool,
+    /// Number of function images built at the same time.
+    #[arg(long, default_value_t = 2)]
+    pub jobs: usize,
     /// Output folder for the functions manifest.
     #[arg(long, default_value = "target/esb")]
     pub out_dir: Utf8PathBuf,
@@ -115,6 +127,11 @@ pub struct CollectImagesArgs {
 pub struct BundleArgs {
     #[command(flatten)]
     pub template: TemplateArgs,
+    #[command(flatten)]
+    pub recipe: BaseRecipeArgs,
+    /// Number of function images built at the same time.
+    #[arg(long, default_value_t = 2)]
+    pub jobs: usize,
     /// The stack's compose file.
     #[arg(long, default_value = "fixtures/stack/compose.yaml")]
     pub compose_file: Utf8PathBuf,

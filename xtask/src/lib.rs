@@ -2,7 +2,17 @@
 //! `run` function reads as a short list of steps; the plans those steps follow
 //! are plain data built by pure functions, tested without Docker.
 
+pub mod base_images;
+pub mod build_functions;
+pub mod bundle;
 pub mod certs;
+pub mod collect_images;
+pub mod compose;
+pub mod engine;
 pub mod flags;
+pub mod manifest;
 pub mod project;
+pub mod report;
 pub mod sam;
+pub mod smoke;
+pub mod tls;

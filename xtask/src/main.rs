@@ -1,19 +1,28 @@
 use std::process::ExitCode;
 
+use anyhow::Result;
 use clap::Parser;
 use xtask::flags::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match &cli.command {
-        Command::Certs(args) => xtask::certs::run(args),
-        _ => Err(anyhow::anyhow!("FIXME: not written yet")),
-    };
-    match result {
+    match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("Error: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn run(command: Command) -> Result<()> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    match command {
+        Command::Certs(args) => xtask::certs::run(&args),
+        Command::BaseImages(args) => runtime.block_on(xtask::base_images::run(&args)),
+        Command::BuildFunctions(args) => runtime.block_on(xtask::build_functions::run(&args)),
+        Command::CollectImages(args) => runtime.block_on(xtask::collect_images::run(&args)),
+        Command::Bundle(args) => runtime.block_on(xtask::bundle::run(&args)),
+        Command::Smoke(args) => runtime.block_on(xtask::smoke::run(&args)),
     }
 }

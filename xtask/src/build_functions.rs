@@ -1,0 +1,386 @@
+//! `cargo xtask build-functions`: one image per function of the SAM
+//! templates, tagged by the content that makes it, so an unchanged function
+//! is never rebuilt.
+
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::{bail, Context, Result};
+use bollard::Docker;
+use camino::{Utf8Path, Utf8PathBuf};
+use futures_util::{StreamExt, TryStreamExt};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::base_images::{self, append_bytes, short_id};
+use crate::engine::{self, BuildSpec};
+use crate::flags::{BuildFunctionsArgs, TemplateArgs};
+use crate::manifest::{self, FunctionImage, FunctionsManifest, FUNCTIONS_MANIFEST};
+use crate::sam::{self, CodeSource, FunctionSpec, Package, TemplatePlan};
+use crate::{project, report};
+
+/// Label every function image carries, so operators can find them.
+pub const KIND_LABEL: &str = "com.esb.kind";
+
+/// The Python runtimes the offline base serves. Its interpreter is Debian's
+/// Python 3.11 whichever of these a template names.
+const OFFLINE_PYTHON_RUNTIMES: &[&str] = &["python3.9", "python3.10", "python3.11", "python3.12", "python3.13"];
+
+/// How one function image is built.
+#[derive(Debug, Clone, Serialize)]
+pub struct FunctionBuild {
+    pub function: FunctionSpec,
+    /// Compose service that runs the function.
+    pub service: String,
+    pub tag: String,
+    pub base_image: Option<String>,
+    pub recipe: BuildRecipe,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BuildRecipe {
+    /// A Dockerfile we write, over a context of the function's code and layers.
+    Generated { dockerfile: String, files: Vec<ContextFile> },
+    /// The user's own Dockerfile and context (`PackageType: Image`).
+    Dockerfile {
+        context: Utf8PathBuf,
+        dockerfile: String,
+        build_args: BTreeMap<String, String>,
+        target: Option<String>,
+    },
+}
+
+/// One file of a generated build context.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContextFile {
+    pub path: String,
+    #[serde(skip)]
+    pub contents: Vec<u8>,
+    pub mode: u32,
+}
+
+/// The whole plan that `--plan` prints and the build follows.
+#[derive(Debug, Serialize)]
+pub struct BuildPlan {
+    pub template: TemplatePlan,
+    pub builds: Vec<FunctionBuild>,
+}
+
+pub async fn run(args: &BuildFunctionsArgs) -> Result<()> {
+    let bases = base_images::planned(&args.recipe)?;
+    let plan = plan(&args.template, &bases.python)?;
+    if args.plan {
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+        return Ok(());
+    }
+
+    let docker = engine::connect().await?;
+    base_images::ensure(&docker, &args.recipe, false).await?;
+    let out_dir = project::absolute(&args.out_dir)?;
+    build(&docker, &plan, &out_dir, args.jobs).await?;
+    println!("{}", out_dir.join(FUNCTIONS_MANIFEST));
+    Ok(())
+}
+
+/// Reads the templates and decides how each function image is built and tagged.
+pub fn plan(args: &TemplateArgs, python_base: &str) -> Result<BuildPlan> {
+    let templates: Vec<Utf8PathBuf> = args.templates.iter().map(|path| project::absolute(path)).collect::<Result<_>>()?;
+    let overrides = parse_pairs(&args.parameter_overrides, "--parameter-overrides")?;
+    let base_table = base_image_table(python_base, &parse_pairs(&args.base_images, "--base-image")?);
+    let template = sam::load(&templates, &overrides)?;
+
+    let mut builds = Vec::new();
+    let mut missing_runtimes = Vec::new();
+    for function in &template.functions {
+        match plan_function(function, &base_table) {
+            Ok(build) => builds.push(build),
+            Err(PlanError::NoBaseImage(runtime)) => {
+                missing_runtimes.push(format!("  {} ({}): runtime `{runtime}`", function.logical_id, function.template))
+            }
+            Err(PlanError::Other(error)) => return Err(error),
+        }
+    }
+    if !missing_runtimes.is_empty() {
+        bail!(
+            "no base image for the runtime of {} functions:\n{}\nhint: pass --base-image RUNTIME=IMAGE for each runtime",
+            missing_runtimes.len(),
+            missing_runtimes.join("\n")
+        );
+    }
+    Ok(BuildPlan { template, builds })
+}
+
+enum PlanError {
+    NoBaseImage(String),
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for PlanError {
+    fn from(error: anyhow::Error) -> Self {
+        PlanError::Other(error)
+    }
+}
+
+/// Returns the runtime-to-image table: the offline Python base for Python
+/// runtimes, then the user's `--base-image` entries over it.
+pub fn base_image_table(python_base: &str, overrides: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut table: BTreeMap<String, String> =
+        OFFLINE_PYTHON_RUNTIMES.iter().map(|runtime| (runtime.to_string(), python_base.to_owned())).collect();
+    table.extend(overrides.clone());
+    table
+}
+
+fn plan_function(function: &FunctionSpec, base_table: &BTreeMap<String, String>) -> Result<FunctionBuild, PlanError> {
+    let service = service_name(&function.logical_id);
+    let (base_image, recipe) = match &function.package {
+        Package::Zip { runtime, handler, code, layers } => {
+            let base = base_table.get(runtime).ok_or_else(|| PlanError::NoBaseImage(runtime.clone()))?;
+            let mut files = Vec::new();
+            let mut dockerfile = format!("FROM {base}\n");
+            // Layers change less often than code, so they come first and their image layers are shared.
+            for layer in layers {
+                let prefix = format!("layers/{}", layer.logical_id);
+                add_code(&mut files, &prefix, &layer.content, None)
+                    .with_context(|| format!("layer {} of function {}", layer.logical_id, function.logical_id))?;
+                dockerfile.push_str(&format!("COPY {prefix}/ /opt/\n"));
+            }
+            add_code(&mut files, "code", code, Some(handler)).with_context(|| format!("function {}", function.logical_id))?;
+            dockerfile.push_str("COPY code/ /var/task/\n");
+            dockerfile.push_str(&format!("CMD {}\n", serde_json::to_string(&[handler]).map_err(anyhow::Error::from)?));
+            (Some(base.clone()), BuildRecipe::Generated { dockerfile, files })
+        }
+        Package::Image { context, dockerfile, build_args, target, .. } => {
+            let base = base_table.get(&format!("python{}", base_images::PYTHON_VERSION)).cloned();
+            let mut build_args = build_args.clone();
+            if let Some(base) = &base {
+                build_args.entry("ESB_BASE_IMAGE".to_owned()).or_insert_with(|| base.clone());
+            }
+            let recipe = BuildRecipe::Dockerfile {
+                context: context.clone(),
+                dockerfile: dockerfile.clone(),
+                build_args,
+                target: target.clone(),
+            };
+            (base, recipe)
+        }
+    };
+    let tag = format!("esb-fn/{}:{}", service.trim_start_matches("fn-"), content_hash(&recipe, base_image.as_deref())?);
+    Ok(FunctionBuild { function: function.clone(), service, tag, base_image, recipe })
+}
+
+/// Returns the compose service name of a function: `fn-` and its logical ID in lower case.
+pub fn service_name(logical_id: &str) -> String {
+    format!("fn-{}", logical_id.to_ascii_lowercase())
+}
+
+fn add_code(files: &mut Vec<ContextFile>, prefix: &str, source: &CodeSource, handler: Option<&String>) -> Result<()> {
+    match source {
+        CodeSource::Directory(dir) => {
+            let before = files.len();
+            collect_files(dir, dir, prefix, files)?;
+            if files.len() == before {
+                bail!("code folder {dir} is empty");
+            }
+            Ok(())
+        }
+        CodeSource::Inline(code) => {
+            // CloudFormation saves inline Python code as index.py; the handler names the module.
+            let module = handler.and_then(|handler| handler.rsplit_once('.')).map(|(module, _)| module).unwrap_or("index");
+            files.push(ContextFile { path: format!("{prefix}/{module}.py"), contents: code.clone().into_bytes(), mode: 0o644 });
+            Ok(())
+        }
+        CodeSource::Archive(path) => {
+            // FIXME: .zip and .jar CodeUri archives are not unpacked yet; unzip the archive into a folder and point CodeUri at it.
+            bail!("CodeUri archive {path} is not supported yet\nhint: unzip it into a folder and set CodeUri to that folder")
+        }
+    }
+}
+
+fn collect_files(root: &Utf8Path, dir: &Utf8Path, prefix: &str, files: &mut Vec<ContextFile>) -> Result<()> {
+    let mut entries: Vec<_> = dir
+        .read_dir_utf8()
+        .with_context(|| format!("cannot read code folder {dir}"))?
+        .collect::<std::io::Result<_>>()
+        .with_context(|| format!("cannot read code folder {dir}"))?;
+    entries.sort_by(|left, right| left.file_name().cmp(right.file_name()));
+    for entry in entries {
+        let path = entry.path();
+        if matches!(entry.file_name(), "__pycache__" | ".aws-sam" | ".git") {
+            continue;
+        }
+        let metadata = std::fs::metadata(path).with_context(|| format!("cannot read {path}"))?;
+        if metadata.is_dir() {
+            collect_files(root, path, prefix, files)?;
+        } else {
+            let relative = path.strip_prefix(root).expect("walk stays below its root");
+            let contents = std::fs::read(path).with_context(|| format!("cannot read {path}"))?;
+            let mode = if std::os::unix::fs::PermissionsExt::mode(&metadata.permissions()) & 0o111 != 0 { 0o755 } else { 0o644 };
+            files.push(ContextFile { path: format!("{prefix}/{relative}"), contents, mode });
+        }
+    }
+    Ok(())
+}
+
+/// Hashes everything that makes an image: the base reference, the generated
+/// Dockerfile and every context file, or the user's context folder and build
+/// arguments. Returns the first 16 hex digits.
+fn content_hash(recipe: &BuildRecipe, base_image: Option<&str>) -> Result<String> {
+    let mut hasher = Sha256::new();
+    hasher.update(base_image.unwrap_or("").as_bytes());
+    hasher.update([0]);
+    match recipe {
+        BuildRecipe::Generated { dockerfile, files } => {
+            hasher.update(dockerfile.as_bytes());
+            for file in files {
+                hash_file(&mut hasher, &file.path, file.mode, &file.contents);
+            }
+        }
+        BuildRecipe::Dockerfile { context, dockerfile, build_args, target } => {
+            hasher.update(dockerfile.as_bytes());
+            hasher.update(serde_json::to_vec(build_args)?);
+            hasher.update(target.as_deref().unwrap_or("").as_bytes());
+            let mut files = Vec::new();
+            collect_files(context, context, "", &mut files)?;
+            for file in files {
+                hash_file(&mut hasher, &file.path, file.mode, &file.contents);
+            }
+        }
+    }
+    Ok(hex::encode(hasher.finalize())[..16].to_owned())
+}
+
+fn hash_file(hasher: &mut Sha256, path: &str, mode: u32, contents: &[u8]) {
+    hasher.update(path.as_bytes());
+    hasher.update([0]);
+    hasher.update(mode.to_le_bytes());
+    hasher.update((contents.len() as u64).to_le_bytes());
+    hasher.update(contents);
+}
+
+/// Builds the images of `plan` that are not present yet, at most `jobs` at a
+/// time, and writes the functions manifest into `out_dir`.
+pub async fn build(docker: &Docker, plan: &BuildPlan, out_dir: &Utf8Path, jobs: usize) -> Result<FunctionsManifest> {
+    let step = report::Step::start("build-functions", format!("{} functions", plan.builds.len()));
+    let results: Vec<(String, bool)> = futures_util::stream::iter(plan.builds.iter())
+        .map(|build| build_one(docker, build))
+        .buffered(jobs.max(1))
+        .try_collect()
+        .await?;
+
+    let mut functions = Vec::new();
+    for (build, (image_id, rebuilt)) in plan.builds.iter().zip(&results) {
+        report::line(
+            "build-functions",
+            format!("{:<24} {} {}", build.function.logical_id, build.tag, if *rebuilt { "built" } else { "unchanged" }),
+        );
+        functions.push(function_image(build, image_id));
+    }
+    let manifest = FunctionsManifest { functions };
+    manifest::write_json(&out_dir.join(FUNCTIONS_MANIFEST), &manifest)?;
+    let built = results.iter().filter(|(_, rebuilt)| *rebuilt).count();
+    step.done(format!("{built} built, {} unchanged; manifest {}", results.len() - built, out_dir.join(FUNCTIONS_MANIFEST)));
+    Ok(manifest)
+}
+
+fn function_image(build: &FunctionBuild, image_id: &str) -> FunctionImage {
+    let function = &build.function;
+    FunctionImage {
+        logical_id: function.logical_id.clone(),
+        name: function.name.clone(),
+        service: build.service.clone(),
+        image: build.tag.clone(),
+        image_id: image_id.to_owned(),
+        timeout_seconds: function.timeout_seconds,
+        memory_mb: function.memory_mb,
+        environment: function.environment.clone(),
+        routes: function.routes.clone(),
+        expected_status: None,
+    }
+}
+
+/// Builds one function image unless its tag exists; returns its ID and whether it was built.
+async fn build_one(docker: &Docker, build: &FunctionBuild) -> Result<(String, bool)> {
+    if let Some(id) = engine::image_id(docker, &build.tag).await? {
+        return Ok((id, false));
+    }
+    let function = &build.function;
+    let labels: HashMap<String, String> = [
+        (KIND_LABEL, "function".to_owned()),
+        ("com.esb.function", function.logical_id.clone()),
+        ("com.esb.function-name", function.name.clone()),
+        ("com.esb.template", function.template.to_string()),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_owned(), value))
+    .collect();
+
+    let step = report::Step::start("build-functions", format!("building {} as {}", function.logical_id, build.tag));
+    let (spec, context) = match &build.recipe {
+        BuildRecipe::Generated { dockerfile, files } => {
+            let dockerfile = dockerfile.clone();
+            let files = files.clone();
+            let context = engine::stream_tar(move |builder| {
+                append_bytes(builder, "Dockerfile", dockerfile.as_bytes(), 0o644)?;
+                for file in &files {
+                    append_bytes(builder, &file.path, &file.contents, file.mode)?;
+                }
+                Ok(())
+            });
+            let spec = BuildSpec { tag: build.tag.clone(), dockerfile: "Dockerfile".to_owned(), labels, ..BuildSpec::default() };
+            (spec, context)
+        }
+        BuildRecipe::Dockerfile { context, dockerfile, build_args, target } => {
+            let dir = context.clone();
+            let stream = engine::stream_tar(move |builder| builder.append_dir_all(".", &dir));
+            let spec = BuildSpec {
+                tag: build.tag.clone(),
+                dockerfile: dockerfile.clone(),
+                build_args: build_args.clone().into_iter().collect(),
+                labels,
+                target: target.clone(),
+            };
+            (spec, stream)
+        }
+    };
+    let image_id = engine::build_image(docker, &spec, context, &step)
+        .await
+        .with_context(|| format!("function {} in {}", function.logical_id, function.template))?;
+    step.done(format!("built {} ({})", build.tag, short_id(&image_id)));
+    Ok((image_id, true))
+}
+
+/// Parses repeated `KEY=VALUE` options into a map.
+pub fn parse_pairs(pairs: &[String], option: &str) -> Result<BTreeMap<String, String>> {
+    pairs
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+            _ => bail!("{option} `{pair}` is not KEY=VALUE"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_table_overrides() {
+        let overrides = parse_pairs(&["python3.11=public.ecr.aws/lambda/python:3.11".to_owned(), "nodejs20.x=node:20".to_owned()], "--base-image").unwrap();
+        let table = base_image_table("esb-base/python:3.11-abc", &overrides);
+        assert_eq!(table["python3.12"], "esb-base/python:3.11-abc");
+        assert_eq!(table["python3.11"], "public.ecr.aws/lambda/python:3.11");
+        assert_eq!(table["nodejs20.x"], "node:20");
+    }
+
+    #[test]
+    fn parse_pairs_rejects_missing_equals() {
+        let error = parse_pairs(&["Stage".to_owned()], "--parameter-overrides").unwrap_err().to_string();
+        assert!(error.contains("`Stage` is not KEY=VALUE"), "{error}");
+    }
+
+    #[test]
+    fn service_name_is_lower_case() {
+        assert_eq!(service_name("EchoFunction"), "fn-echofunction");
+    }
+}

@@ -1,0 +1,277 @@
+//! The Docker engine, reached through bollard: connecting with a negotiated API
+//! version, building images from streamed contexts, importing root file
+//! systems and exporting images. Nothing here shells out to the docker CLI.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use bollard::body_try_stream;
+use bollard::errors::Error as DockerError;
+use bollard::query_parameters::{BuildImageOptionsBuilder, CreateImageOptionsBuilder};
+use bollard::Docker;
+use bytes::Bytes;
+use camino::Utf8Path;
+use futures_util::{Stream, StreamExt};
+use tokio::sync::mpsc;
+
+use crate::report;
+
+/// Upper bound for one engine request. Builds and exports of a whole stack
+/// move gigabytes on slow disks, so this is generous.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// Connects to the engine named by `DOCKER_HOST`, or the local socket, and
+/// negotiates the API version so that older engines (Debian's 20.10 speaks
+/// API 1.41) accept our requests.
+pub async fn connect() -> Result<Docker> {
+    let endpoint = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_owned());
+    let hint = "hint: start the engine with `sudo .ci/docker-host.sh`, or point DOCKER_HOST at a running one";
+
+    let docker = Docker::connect_with_defaults()
+        .with_context(|| format!("cannot use the Docker engine at {endpoint}\n{hint}"))?
+        .with_timeout(REQUEST_TIMEOUT);
+    let docker = docker
+        .negotiate_version()
+        .await
+        .with_context(|| format!("no Docker engine answers at {endpoint}\n{hint}"))?;
+    docker.ping().await.with_context(|| format!("no Docker engine answers at {endpoint}\n{hint}"))?;
+    Ok(docker)
+}
+
+/// Returns the image ID of `reference`, or `None` when the engine has no such image.
+pub async fn image_id(docker: &Docker, reference: &str) -> Result<Option<String>> {
+    match docker.inspect_image(reference).await {
+        Ok(image) => Ok(image.id),
+        Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
+        Err(error) => Err(error).with_context(|| format!("cannot inspect image `{reference}`")),
+    }
+}
+
+/// Returns the size in bytes of an image the engine has.
+pub async fn image_size(docker: &Docker, reference: &str) -> Result<u64> {
+    let image = docker
+        .inspect_image(reference)
+        .await
+        .with_context(|| format!("cannot inspect image `{reference}`"))?;
+    Ok(image.size.unwrap_or(0).max(0) as u64)
+}
+
+/// What to build: the tag, Dockerfile and build-time settings.
+#[derive(Debug, Clone, Default)]
+pub struct BuildSpec {
+    pub tag: String,
+    /// Dockerfile path inside the context.
+    pub dockerfile: String,
+    pub build_args: HashMap<String, String>,
+    pub labels: HashMap<String, String>,
+    pub target: Option<String>,
+}
+
+/// A build context as a stream of tar bytes, produced on a blocking thread.
+pub type ContextStream = mpsc::Receiver<std::io::Result<Bytes>>;
+
+/// Streams a tar archive written by `write_tar` on a blocking thread, so that
+/// a context of gigabytes never sits in memory at once.
+pub fn stream_tar<F>(write_tar: F) -> ContextStream
+where
+    F: FnOnce(&mut tar::Builder<ChannelWriter>) -> std::io::Result<()> + Send + 'static,
+{
+    let (sender, receiver) = mpsc::channel(16);
+    tokio::task::spawn_blocking(move || {
+        let error_sender = sender.clone();
+        let mut builder = tar::Builder::new(ChannelWriter::new(sender));
+        builder.follow_symlinks(false);
+        let result = write_tar(&mut builder).and_then(|()| builder.into_inner()).and_then(|mut writer| writer.flush());
+        if let Err(error) = result {
+            let _ = error_sender.blocking_send(Err(error));
+        }
+    });
+    receiver
+}
+
+/// An `io::Write` that sends what it is given, in chunks, over a channel.
+pub struct ChannelWriter {
+    sender: mpsc::Sender<std::io::Result<Bytes>>,
+    buffer: Vec<u8>,
+}
+
+const CHUNK_SIZE: usize = 1 << 20;
+
+impl ChannelWriter {
+    fn new(sender: mpsc::Sender<std::io::Result<Bytes>>) -> Self {
+        ChannelWriter { sender, buffer: Vec::with_capacity(CHUNK_SIZE) }
+    }
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(data);
+        if self.buffer.len() >= CHUNK_SIZE {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(&mut self.buffer, Vec::with_capacity(CHUNK_SIZE)));
+        self.sender
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the engine stopped reading the build context"))
+    }
+}
+
+fn receiver_stream(receiver: ContextStream) -> impl Stream<Item = std::io::Result<Bytes>> {
+    futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item, receiver))
+    })
+}
+
+/// Builds an image with the engine's classic builder from a streamed context
+/// and returns its image ID. On failure the error carries the last lines of
+/// the build output.
+pub async fn build_image(docker: &Docker, spec: &BuildSpec, context: ContextStream, step: &report::Step) -> Result<String> {
+    let mut options = BuildImageOptionsBuilder::default()
+        .dockerfile(&spec.dockerfile)
+        .t(&spec.tag)
+        .rm(true)
+        .forcerm(true)
+        .buildargs(&spec.build_args)
+        .labels(&spec.labels);
+    if let Some(target) = &spec.target {
+        options = options.target(target);
+    }
+
+    let body = body_try_stream(receiver_stream(context));
+    let mut output = docker.build_image(options.build(), None, Some(body));
+    let mut recent_lines: Vec<String> = Vec::new();
+    let mut image_id = None;
+    while let Some(item) = output.next().await {
+        let info = match item {
+            Ok(info) => info,
+            Err(error) => {
+                bail!("building image `{}` failed: {error}\n{}", spec.tag, format_tail(&recent_lines))
+            }
+        };
+        if let Some(text) = &info.stream {
+            for line in text.lines().map(str::trim_end).filter(|line| !line.is_empty()) {
+                if line.starts_with("Step ") {
+                    step.set_message(line);
+                }
+                recent_lines.push(line.to_owned());
+                if recent_lines.len() > 30 {
+                    recent_lines.remove(0);
+                }
+            }
+        }
+        if let Some(detail) = info.error_detail.and_then(|detail| detail.message) {
+            bail!("building image `{}` failed: {detail}\n{}", spec.tag, format_tail(&recent_lines));
+        }
+        if let Some(id) = info.aux {
+            image_id = id.id;
+        }
+    }
+
+    match image_id {
+        Some(id) => Ok(id),
+        None => image_id_or_fail(docker, &spec.tag).await,
+    }
+}
+
+async fn image_id_or_fail(docker: &Docker, tag: &str) -> Result<String> {
+    image_id(docker, tag)
+        .await?
+        .with_context(|| format!("the engine finished building `{tag}` but has no such image"))
+}
+
+fn format_tail(lines: &[String]) -> String {
+    let mut text = String::from("last lines of the build output:");
+    for line in lines {
+        text.push_str("\n  | ");
+        text.push_str(line);
+    }
+    text
+}
+
+/// Imports a root file system, streamed as a tar archive, as the image `tag`,
+/// applying Dockerfile instructions such as `VOLUME /var/lib/docker`.
+pub async fn import_root_fs<S>(docker: &Docker, tag: &str, changes: &[String], root_fs: S) -> Result<String>
+where
+    S: Stream<Item = std::io::Result<Bytes>> + Send + 'static,
+{
+    let (repository, version) = split_tag(tag);
+    let options = CreateImageOptionsBuilder::default()
+        .from_src("-")
+        .repo(repository)
+        .tag(version)
+        .changes(changes.to_vec())
+        .build();
+    let mut output = docker.create_image(Some(options), Some(body_try_stream(root_fs)), None);
+    while let Some(item) = output.next().await {
+        item.with_context(|| format!("importing the root file system as `{tag}` failed"))?;
+    }
+    image_id_or_fail(docker, tag).await
+}
+
+/// Splits `repository:tag` at the tag's colon; a port colon is not a tag.
+pub fn split_tag(reference: &str) -> (&str, &str) {
+    match reference.rsplit_once(':') {
+        Some((repository, tag)) if !tag.contains('/') => (repository, tag),
+        _ => (reference, "latest"),
+    }
+}
+
+/// Saves `references` into one `docker save` archive at `path`, shared layers
+/// once. Writes under a temporary name and renames when complete.
+pub async fn export_images(docker: &Docker, references: &[String], path: &Utf8Path, expected_bytes: u64) -> Result<u64> {
+    let partial = path.with_extension("tar.partial");
+    let mut file = tokio::fs::File::create(&partial)
+        .await
+        .with_context(|| format!("cannot create {partial}"))?;
+    let progress = report::bytes_bar(expected_bytes, "exporting");
+
+    let names: Vec<&str> = references.iter().map(String::as_str).collect();
+    let mut stream = docker.export_images(&names);
+    let mut written = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(error) => {
+                drop(file);
+                let _ = tokio::fs::remove_file(&partial).await;
+                bail!("exporting {} images failed: {error}", references.len());
+            }
+        };
+        tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
+            .await
+            .with_context(|| format!("cannot write {partial}"))?;
+        written += chunk.len() as u64;
+        progress.set_position(written.min(expected_bytes.max(written)));
+    }
+    tokio::io::AsyncWriteExt::flush(&mut file).await?;
+    file.sync_all().await.ok();
+    drop(file);
+    progress.finish_and_clear();
+
+    tokio::fs::rename(&partial, path)
+        .await
+        .with_context(|| format!("cannot rename {partial} to {path}"))?;
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_tag_cases() {
+        assert_eq!(split_tag("esb-bundle:latest"), ("esb-bundle", "latest"));
+        assert_eq!(split_tag("esb-base/dind"), ("esb-base/dind", "latest"));
+        assert_eq!(split_tag("registry:5000/team/app"), ("registry:5000/team/app", "latest"));
+        assert_eq!(split_tag("registry:5000/team/app:v1"), ("registry:5000/team/app", "v1"));
+    }
+}
