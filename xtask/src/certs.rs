@@ -41,7 +41,14 @@ pub fn run(args: &CertsArgs) -> Result<()> {
         bail!("--check and --force-ca cannot be combined\nhint: run --check alone, or --force-ca alone");
     }
     let now = OffsetDateTime::now_utc();
-    let request = Request::new(&args.sans, args.key_algorithm, args.ca_days, args.leaf_days, args.force_ca, now)?;
+    let request = Request::new(
+        &args.sans,
+        args.key_algorithm,
+        args.ca_days,
+        args.leaf_days,
+        args.force_ca,
+        now,
+    )?;
 
     if args.check {
         return check::check(&dir, &request);
@@ -53,7 +60,14 @@ pub fn run(args: &CertsArgs) -> Result<()> {
 /// certificate carries `DEFAULT_SANS` and `service_names`; issues what is missing.
 pub fn ensure(dir: &Utf8Path, service_names: &[String]) -> Result<()> {
     let now = OffsetDateTime::now_utc();
-    let request = Request::new(service_names, KeyAlgorithm::EcdsaP256, DEFAULT_CA_DAYS, MAX_LEAF_DAYS, false, now)?;
+    let request = Request::new(
+        service_names,
+        KeyAlgorithm::EcdsaP256,
+        DEFAULT_CA_DAYS,
+        MAX_LEAF_DAYS,
+        false,
+        now,
+    )?;
     apply(dir, &request)
 }
 
@@ -79,7 +93,10 @@ fn apply(dir: &Utf8Path, request: &Request) -> Result<()> {
                 outputs.extend(back_up_ca(dir, request.now)?);
             }
             let not_after = request.now + Duration::days(i64::from(request.ca_days));
-            eprintln!("[certs] issuing root CA {shown}/{CA_CERT_FILE} ({reason}; expires {})", format_date(not_after));
+            eprintln!(
+                "[certs] issuing root CA {shown}/{CA_CERT_FILE} ({reason}; expires {})",
+                format_date(not_after)
+            );
             new_ca_key = issue::generate_key(request.key_algorithm)?;
             let issued = issue::issue_ca(&new_ca_key, request.now, not_after)?;
             outputs.push(cert_output(CA_CERT_FILE, &issued.cert_pem));
@@ -90,15 +107,24 @@ fn apply(dir: &Utf8Path, request: &Request) -> Result<()> {
     };
 
     // A leaf never outlives the root CA that signs it.
-    let leaf_not_after = (request.now + Duration::days(i64::from(request.leaf_days))).min(ca_not_after);
+    let leaf_not_after =
+        (request.now + Duration::days(i64::from(request.leaf_days))).min(ca_not_after);
     for leaf in [Leaf::Server, Leaf::Client] {
         let path = format!("{shown}/{}", leaf.cert_file());
         match plan.leaf(leaf) {
             Step::Keep { not_after } => {
-                eprintln!("[certs] kept {} {path} (expires {})", leaf.label(), format_date(*not_after));
+                eprintln!(
+                    "[certs] kept {} {path} (expires {})",
+                    leaf.label(),
+                    format_date(*not_after)
+                );
             }
             Step::Issue(reason) => {
-                eprintln!("[certs] issuing {} {path} ({reason}; expires {})", leaf.label(), format_date(leaf_not_after));
+                eprintln!(
+                    "[certs] issuing {} {path} ({reason}; expires {})",
+                    leaf.label(),
+                    format_date(leaf_not_after)
+                );
                 let issued = issue::issue_leaf(
                     leaf,
                     request.key_algorithm,
@@ -125,14 +151,19 @@ fn reject_problems(plan: &Plan, shown: &str) -> Result<()> {
     if problems.is_empty() {
         return Ok(());
     }
-    bail!("certs: nothing was written to {shown} because of these problems:\n{}", problems.join("\n"))
+    bail!(
+        "certs: nothing was written to {shown} because of these problems:\n{}",
+        problems.join("\n")
+    )
 }
 
 fn report_kept_ca(shown: &str, not_after: OffsetDateTime, now: OffsetDateTime) {
     let path = format!("{shown}/{CA_CERT_FILE}");
     let expires = format_date(not_after);
     if not_after - now < RENEW_BEFORE {
-        eprintln!("[certs] kept root CA {path} (expires {expires}, soon: pass --force-ca to replace it)");
+        eprintln!(
+            "[certs] kept root CA {path} (expires {expires}, soon: pass --force-ca to replace it)"
+        );
     } else {
         eprintln!("[certs] kept root CA {path} (expires {expires})");
     }
@@ -144,7 +175,11 @@ fn report_written(shown: &str, outputs: &[Output]) {
         return;
     }
     let files: Vec<&str> = outputs.iter().map(|output| output.file.as_str()).collect();
-    eprintln!("[certs] wrote {} files to {shown}: {}", files.len(), files.join(", "));
+    eprintln!(
+        "[certs] wrote {} files to {shown}: {}",
+        files.len(),
+        files.join(", ")
+    );
 }
 
 /// Copies the current root CA files to dated names, such as
@@ -160,7 +195,10 @@ fn back_up_ca(dir: &Utf8Path, now: OffsetDateTime) -> Result<Vec<Output>> {
     );
 
     let mut outputs = Vec::new();
-    for (file, extension, mode) in [(CA_CERT_FILE, "crt", CERT_MODE), (CA_KEY_FILE, "key", KEY_MODE)] {
+    for (file, extension, mode) in [
+        (CA_CERT_FILE, "crt", CERT_MODE),
+        (CA_KEY_FILE, "key", KEY_MODE),
+    ] {
         let path = dir.join(file);
         let contents = match std::fs::read(&path) {
             Ok(contents) => contents,
@@ -169,23 +207,43 @@ fn back_up_ca(dir: &Utf8Path, now: OffsetDateTime) -> Result<Vec<Output>> {
         };
         let backup = format!("rootCA-{stamp}.{extension}");
         eprintln!("[certs] keeping the old {file} as {}", dir.join(&backup));
-        outputs.push(Output { file: backup, contents, mode, no_clobber: true });
+        outputs.push(Output {
+            file: backup,
+            contents,
+            mode,
+            no_clobber: true,
+        });
     }
     Ok(outputs)
 }
 
 fn cert_output(file: &str, pem: &str) -> Output {
-    Output { file: file.to_owned(), contents: pem.as_bytes().to_vec(), mode: CERT_MODE, no_clobber: false }
+    Output {
+        file: file.to_owned(),
+        contents: pem.as_bytes().to_vec(),
+        mode: CERT_MODE,
+        no_clobber: false,
+    }
 }
 
 fn key_output(file: &str, pem: &str) -> Output {
-    Output { file: file.to_owned(), contents: pem.as_bytes().to_vec(), mode: KEY_MODE, no_clobber: false }
+    Output {
+        file: file.to_owned(),
+        contents: pem.as_bytes().to_vec(),
+        mode: KEY_MODE,
+        no_clobber: false,
+    }
 }
 
 /// Formats the UTC date of `instant` as `YYYY-MM-DD`.
 fn format_date(instant: OffsetDateTime) -> String {
     let date = instant.to_offset(time::UtcOffset::UTC).date();
-    format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
+    format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
 }
 
 /// Shows `dir` relative to the repository root when it lies inside it.

@@ -76,5 +76,8 @@ fn print_facts(pair: &Pair, ca_der: Option<&[u8]>) {
     }
     println!("  expires: {}", format_date(cert.facts.not_after));
     let chains = ca_der.is_some_and(|ca_der| inspect::is_signed_by(&cert.der, ca_der));
-    println!("  chains to {CA_CERT_FILE}: {}", if chains { "yes" } else { "no" });
+    println!(
+        "  chains to {CA_CERT_FILE}: {}",
+        if chains { "yes" } else { "no" }
+    );
 }

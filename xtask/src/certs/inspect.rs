@@ -10,7 +10,9 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::FromDer;
 
-use super::plan::{CertFacts, FolderState, Leaf, PairState, Problem, San, CA_CERT_FILE, CA_KEY_FILE};
+use super::plan::{
+    CertFacts, FolderState, Leaf, PairState, Problem, San, CA_CERT_FILE, CA_KEY_FILE,
+};
 
 /// Outcome of reading one file.
 pub enum Loaded<T> {
@@ -61,7 +63,11 @@ pub fn load(dir: &Utf8Path) -> Folder {
 }
 
 fn load_leaf(dir: &Utf8Path, leaf: Leaf) -> Pair {
-    let hint = format!("delete {} and {} to issue new ones from the root CA", leaf.cert_file(), leaf.key_file());
+    let hint = format!(
+        "delete {} and {} to issue new ones from the root CA",
+        leaf.cert_file(),
+        leaf.key_file()
+    );
     load_pair(dir, leaf.cert_file(), leaf.key_file(), &hint)
 }
 
@@ -102,18 +108,25 @@ fn read_text(dir: &Utf8Path, file: &str, hint: &str) -> Loaded<String> {
 }
 
 fn problem(file: &str, message: String, hint: &str) -> Problem {
-    Problem { file: file.to_owned(), message, hint: hint.to_owned() }
+    Problem {
+        file: file.to_owned(),
+        message,
+        hint: hint.to_owned(),
+    }
 }
 
 fn parse_cert(pem: String) -> Result<LoadedCert, String> {
     let (_, block) = x509_parser::pem::parse_x509_pem(pem.as_bytes())
         .map_err(|error| format!("is not a PEM file ({error})"))?;
     if block.label != "CERTIFICATE" {
-        return Err(format!("holds a PEM block labelled `{}`, expected `CERTIFICATE`", block.label));
+        return Err(format!(
+            "holds a PEM block labelled `{}`, expected `CERTIFICATE`",
+            block.label
+        ));
     }
     let der = block.contents;
-    let (_, cert) =
-        X509Certificate::from_der(&der).map_err(|error| format!("is not a valid X.509 certificate ({error})"))?;
+    let (_, cert) = X509Certificate::from_der(&der)
+        .map_err(|error| format!("is not a valid X.509 certificate ({error})"))?;
     let facts = cert_facts(&cert).map_err(|error| format!("has an invalid extension ({error})"))?;
     Ok(LoadedCert { pem, der, facts })
 }
@@ -141,7 +154,9 @@ fn cert_facts(cert: &X509Certificate<'_>) -> Result<CertFacts, x509_parser::erro
         sans,
         not_after: cert.validity().not_after.to_datetime(),
         is_ca: cert.is_ca(),
-        can_sign_certs: cert.key_usage()?.is_some_and(|extension| extension.value.key_cert_sign()),
+        can_sign_certs: cert
+            .key_usage()?
+            .is_some_and(|extension| extension.value.key_cert_sign()),
         server_auth: any_usage || usage.is_some_and(|usage| usage.server_auth),
         client_auth: any_usage || usage.is_some_and(|usage| usage.client_auth),
     })
@@ -169,7 +184,9 @@ impl Folder {
 
 fn pair_state(pair: &Pair, ca_cert: Option<&LoadedCert>) -> PairState {
     match (&pair.cert, &pair.key) {
-        (Loaded::Invalid(problem), _) | (_, Loaded::Invalid(problem)) => PairState::Unreadable(problem.clone()),
+        (Loaded::Invalid(problem), _) | (_, Loaded::Invalid(problem)) => {
+            PairState::Unreadable(problem.clone())
+        }
         (Loaded::Missing, Loaded::Missing) => PairState::Missing,
         (Loaded::Missing, Loaded::Found(_)) => PairState::CertMissing,
         (Loaded::Found(cert), Loaded::Missing) => PairState::KeyMissing(cert.facts.clone()),
@@ -191,9 +208,12 @@ fn key_matches(cert_der: &[u8], key: &KeyPair) -> bool {
 
 /// Checks that `issuer_der`'s subject issued `cert_der` and that its key made the signature.
 pub fn is_signed_by(cert_der: &[u8], issuer_der: &[u8]) -> bool {
-    let (Ok((_, cert)), Ok((_, issuer))) = (X509Certificate::from_der(cert_der), X509Certificate::from_der(issuer_der))
-    else {
+    let (Ok((_, cert)), Ok((_, issuer))) = (
+        X509Certificate::from_der(cert_der),
+        X509Certificate::from_der(issuer_der),
+    ) else {
         return false;
     };
-    cert.issuer().as_raw() == issuer.subject().as_raw() && cert.verify_signature(Some(issuer.public_key())).is_ok()
+    cert.issuer().as_raw() == issuer.subject().as_raw()
+        && cert.verify_signature(Some(issuer.public_key())).is_ok()
 }

@@ -83,7 +83,10 @@ impl Request {
 
         let mut sans = Vec::new();
         let mut invalid = Vec::new();
-        let all_names = super::DEFAULT_SANS.iter().copied().chain(names.iter().map(String::as_str));
+        let all_names = super::DEFAULT_SANS
+            .iter()
+            .copied()
+            .chain(names.iter().map(String::as_str));
         for name in all_names {
             match San::parse(name) {
                 Ok(san) => sans.push(san),
@@ -100,7 +103,14 @@ impl Request {
         sans.sort();
         sans.dedup();
 
-        Ok(Request { sans, key_algorithm, ca_days, leaf_days, force_ca, now })
+        Ok(Request {
+            sans,
+            key_algorithm,
+            ca_days,
+            leaf_days,
+            force_ca,
+            now,
+        })
     }
 }
 
@@ -228,7 +238,9 @@ impl fmt::Display for Reason {
                 write!(f, "missing SAN {}", names.join(", "))
             }
             Reason::MissingUsage(usage) => write!(f, "missing extended key usage {usage}"),
-            Reason::ExpiresSoon(not_after) => write!(f, "expires {}", super::format_date(*not_after)),
+            Reason::ExpiresSoon(not_after) => {
+                write!(f, "expires {}", super::format_date(*not_after))
+            }
         }
     }
 }
@@ -236,7 +248,9 @@ impl fmt::Display for Reason {
 /// What to do with one certificate and its key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    Keep { not_after: OffsetDateTime },
+    Keep {
+        not_after: OffsetDateTime,
+    },
     Issue(Reason),
     /// Nothing may be written because of this problem.
     Reject(Problem),
@@ -254,10 +268,12 @@ pub struct Plan {
 
 impl Plan {
     pub fn problems(&self) -> impl Iterator<Item = &Problem> {
-        [&self.ca, &self.server, &self.client].into_iter().filter_map(|step| match step {
-            Step::Reject(problem) => Some(problem),
-            _ => None,
-        })
+        [&self.ca, &self.server, &self.client]
+            .into_iter()
+            .filter_map(|step| match step {
+                Step::Reject(problem) => Some(problem),
+                _ => None,
+            })
     }
 
     pub fn leaf(&self, leaf: Leaf) -> &Step {
@@ -281,7 +297,12 @@ pub fn plan(state: &FolderState, request: &Request) -> Plan {
     server_sans.sort();
     server_sans.dedup();
 
-    Plan { ca, server, client, server_sans }
+    Plan {
+        ca,
+        server,
+        client,
+        server_sans,
+    }
 }
 
 fn plan_ca(state: &PairState, request: &Request) -> Step {
@@ -304,7 +325,11 @@ fn plan_ca(state: &PairState, request: &Request) -> Step {
             "missing, but rootCA.crt exists, so no certificate can be signed".to_owned(),
             format!("restore rootCA.key, {force_hint}"),
         ),
-        PairState::Present { cert, key_matches, signed_by_ca } => {
+        PairState::Present {
+            cert,
+            key_matches,
+            signed_by_ca,
+        } => {
             if !key_matches {
                 return ca_problem(
                     CA_KEY_FILE,
@@ -328,13 +353,19 @@ fn plan_ca(state: &PairState, request: &Request) -> Step {
                         .to_owned(),
                 );
             }
-            Step::Keep { not_after: cert.not_after }
+            Step::Keep {
+                not_after: cert.not_after,
+            }
         }
     }
 }
 
 fn ca_problem(file: &str, message: String, hint: String) -> Step {
-    Step::Reject(Problem { file: file.to_owned(), message, hint })
+    Step::Reject(Problem {
+        file: file.to_owned(),
+        message,
+        hint,
+    })
 }
 
 fn plan_leaf(leaf: Leaf, state: &PairState, ca: &Step, request: &Request) -> Step {
@@ -355,8 +386,14 @@ fn plan_leaf(leaf: Leaf, state: &PairState, ca: &Step, request: &Request) -> Ste
 
     let (cert, key_matches, signed_by_ca) = match state {
         PairState::Unreadable(problem) => return Step::Reject(problem.clone()),
-        PairState::Present { cert, key_matches, signed_by_ca } => (cert, *key_matches, *signed_by_ca),
-        PairState::Missing | PairState::CertMissing | PairState::KeyMissing(_) => unreachable!("handled above"),
+        PairState::Present {
+            cert,
+            key_matches,
+            signed_by_ca,
+        } => (cert, *key_matches, *signed_by_ca),
+        PairState::Missing | PairState::CertMissing | PairState::KeyMissing(_) => {
+            unreachable!("handled above")
+        }
     };
     let delete_hint = format!(
         "delete {} and {} to issue new ones from the root CA, or pass --force-ca to replace the root CA and both \
@@ -388,7 +425,12 @@ fn plan_leaf(leaf: Leaf, state: &PairState, ca: &Step, request: &Request) -> Ste
         return Step::Issue(Reason::MissingUsage(leaf.usage()));
     }
     if leaf == Leaf::Server {
-        let missing_sans: Vec<San> = request.sans.iter().filter(|san| !cert.sans.contains(san)).cloned().collect();
+        let missing_sans: Vec<San> = request
+            .sans
+            .iter()
+            .filter(|san| !cert.sans.contains(san))
+            .cloned()
+            .collect();
         if !missing_sans.is_empty() {
             return Step::Issue(Reason::MissingSans(missing_sans));
         }
@@ -396,7 +438,9 @@ fn plan_leaf(leaf: Leaf, state: &PairState, ca: &Step, request: &Request) -> Ste
     if cert.not_after - request.now < RENEW_BEFORE {
         return Step::Issue(Reason::ExpiresSoon(cert.not_after));
     }
-    Step::Keep { not_after: cert.not_after }
+    Step::Keep {
+        not_after: cert.not_after,
+    }
 }
 
 #[cfg(test)]
@@ -437,7 +481,11 @@ mod tests {
     }
 
     fn present(cert: CertFacts) -> PairState {
-        PairState::Present { cert, key_matches: true, signed_by_ca: true }
+        PairState::Present {
+            cert,
+            key_matches: true,
+            signed_by_ca: true,
+        }
     }
 
     fn valid_folder(server_names: &[&str]) -> FolderState {
@@ -457,7 +505,11 @@ mod tests {
 
     #[test]
     fn empty_folder_issues_everything() {
-        let empty = FolderState { ca: PairState::Missing, server: PairState::Missing, client: PairState::Missing };
+        let empty = FolderState {
+            ca: PairState::Missing,
+            server: PairState::Missing,
+            client: PairState::Missing,
+        };
         let plan = plan(&empty, &request(&[]));
         assert!(matches!(plan.ca, Step::Issue(Reason::Missing(_))));
         assert!(matches!(plan.server, Step::Issue(Reason::Missing(_))));
@@ -467,7 +519,10 @@ mod tests {
 
     #[test]
     fn valid_folder_is_kept() {
-        let plan = plan(&valid_folder(&["localhost", "127.0.0.1", "::1", "gateway"]), &request(&["gateway"]));
+        let plan = plan(
+            &valid_folder(&["localhost", "127.0.0.1", "::1", "gateway"]),
+            &request(&["gateway"]),
+        );
         assert!(matches!(plan.ca, Step::Keep { .. }));
         assert!(matches!(plan.server, Step::Keep { .. }));
         assert!(matches!(plan.client, Step::Keep { .. }));
@@ -475,17 +530,28 @@ mod tests {
 
     #[test]
     fn missing_san_reissues_server_only() {
-        let plan = plan(&valid_folder(&["localhost", "127.0.0.1", "::1"]), &request(&["gateway", "10.0.0.5"]));
+        let plan = plan(
+            &valid_folder(&["localhost", "127.0.0.1", "::1"]),
+            &request(&["gateway", "10.0.0.5"]),
+        );
         assert!(matches!(plan.ca, Step::Keep { .. }));
-        let expected = vec![San::Dns("gateway".to_owned()), San::Ip("10.0.0.5".parse().unwrap())];
+        let expected = vec![
+            San::Dns("gateway".to_owned()),
+            San::Ip("10.0.0.5".parse().unwrap()),
+        ];
         assert_eq!(plan.server, Step::Issue(Reason::MissingSans(expected)));
         assert!(matches!(plan.client, Step::Keep { .. }));
     }
 
     #[test]
     fn reissued_server_keeps_old_sans() {
-        let plan = plan(&valid_folder(&["localhost", "127.0.0.1", "::1", "old-service"]), &request(&["gateway"]));
-        assert!(plan.server_sans.contains(&San::Dns("old-service".to_owned())));
+        let plan = plan(
+            &valid_folder(&["localhost", "127.0.0.1", "::1", "old-service"]),
+            &request(&["gateway"]),
+        );
+        assert!(plan
+            .server_sans
+            .contains(&San::Dns("old-service".to_owned())));
         assert!(plan.server_sans.contains(&San::Dns("gateway".to_owned())));
         assert!(plan.server_sans.contains(&San::Ip("::1".parse().unwrap())));
     }
@@ -494,7 +560,10 @@ mod tests {
     fn leaf_expiring_soon_is_reissued() {
         let mut folder = valid_folder(crate::certs::DEFAULT_SANS);
         let soon = now() + Duration::days(29);
-        folder.client = present(CertFacts { not_after: soon, ..leaf_facts(Leaf::Client, &[]) });
+        folder.client = present(CertFacts {
+            not_after: soon,
+            ..leaf_facts(Leaf::Client, &[])
+        });
         let plan = plan(&folder, &request(&[]));
         assert_eq!(plan.client, Step::Issue(Reason::ExpiresSoon(soon)));
         assert!(matches!(plan.server, Step::Keep { .. }));
@@ -513,7 +582,11 @@ mod tests {
         let mut request = request(&[]);
         request.force_ca = true;
         let mut folder = valid_folder(crate::certs::DEFAULT_SANS);
-        folder.ca = PairState::Present { cert: ca_facts(), key_matches: false, signed_by_ca: true };
+        folder.ca = PairState::Present {
+            cert: ca_facts(),
+            key_matches: false,
+            signed_by_ca: true,
+        };
         let plan = plan(&folder, &request);
         assert_eq!(plan.ca, Step::Issue(Reason::Forced));
         assert_eq!(plan.server, Step::Issue(Reason::NewCa));
@@ -532,10 +605,16 @@ mod tests {
     #[test]
     fn mismatched_ca_key_is_rejected() {
         let mut folder = valid_folder(crate::certs::DEFAULT_SANS);
-        folder.ca = PairState::Present { cert: ca_facts(), key_matches: false, signed_by_ca: true };
+        folder.ca = PairState::Present {
+            cert: ca_facts(),
+            key_matches: false,
+            signed_by_ca: true,
+        };
         let plan = plan(&folder, &request(&[]));
         assert_eq!(rejected_file(&plan.ca), CA_KEY_FILE);
-        assert!(plan.problems().all(|problem| problem.hint.contains("--force-ca")));
+        assert!(plan
+            .problems()
+            .all(|problem| problem.hint.contains("--force-ca")));
     }
 
     #[test]
@@ -545,28 +624,46 @@ mod tests {
         assert_eq!(rejected_file(&plan(&folder, &request(&[])).ca), CA_KEY_FILE);
 
         folder.ca = PairState::CertMissing;
-        assert_eq!(rejected_file(&plan(&folder, &request(&[])).ca), CA_CERT_FILE);
+        assert_eq!(
+            rejected_file(&plan(&folder, &request(&[])).ca),
+            CA_CERT_FILE
+        );
     }
 
     #[test]
     fn expired_ca_is_rejected() {
         let mut folder = valid_folder(crate::certs::DEFAULT_SANS);
-        folder.ca = present(CertFacts { not_after: now() - Duration::days(1), ..ca_facts() });
-        assert_eq!(rejected_file(&plan(&folder, &request(&[])).ca), CA_CERT_FILE);
+        folder.ca = present(CertFacts {
+            not_after: now() - Duration::days(1),
+            ..ca_facts()
+        });
+        assert_eq!(
+            rejected_file(&plan(&folder, &request(&[])).ca),
+            CA_CERT_FILE
+        );
     }
 
     #[test]
     fn ca_expiring_soon_is_kept() {
         let mut folder = valid_folder(crate::certs::DEFAULT_SANS);
-        folder.ca = present(CertFacts { not_after: now() + Duration::days(10), ..ca_facts() });
+        folder.ca = present(CertFacts {
+            not_after: now() + Duration::days(10),
+            ..ca_facts()
+        });
         assert!(matches!(plan(&folder, &request(&[])).ca, Step::Keep { .. }));
     }
 
     #[test]
     fn non_ca_root_is_rejected() {
         let mut folder = valid_folder(crate::certs::DEFAULT_SANS);
-        folder.ca = present(CertFacts { is_ca: false, ..ca_facts() });
-        assert_eq!(rejected_file(&plan(&folder, &request(&[])).ca), CA_CERT_FILE);
+        folder.ca = present(CertFacts {
+            is_ca: false,
+            ..ca_facts()
+        });
+        assert_eq!(
+            rejected_file(&plan(&folder, &request(&[])).ca),
+            CA_CERT_FILE
+        );
     }
 
     #[test]
@@ -585,20 +682,36 @@ mod tests {
     #[test]
     fn mismatched_leaf_key_is_rejected() {
         let mut folder = valid_folder(crate::certs::DEFAULT_SANS);
-        folder.client =
-            PairState::Present { cert: leaf_facts(Leaf::Client, &[]), key_matches: false, signed_by_ca: true };
-        assert_eq!(rejected_file(&plan(&folder, &request(&[])).client), "client.key");
+        folder.client = PairState::Present {
+            cert: leaf_facts(Leaf::Client, &[]),
+            key_matches: false,
+            signed_by_ca: true,
+        };
+        assert_eq!(
+            rejected_file(&plan(&folder, &request(&[])).client),
+            "client.key"
+        );
     }
 
     #[test]
     fn unreadable_files_are_all_reported() {
         let unreadable = |file: &str| {
-            PairState::Unreadable(Problem { file: file.to_owned(), message: "bad".to_owned(), hint: "h".to_owned() })
+            PairState::Unreadable(Problem {
+                file: file.to_owned(),
+                message: "bad".to_owned(),
+                hint: "h".to_owned(),
+            })
         };
-        let folder =
-            FolderState { ca: unreadable("rootCA.crt"), server: unreadable("server.key"), client: PairState::Missing };
+        let folder = FolderState {
+            ca: unreadable("rootCA.crt"),
+            server: unreadable("server.key"),
+            client: PairState::Missing,
+        };
         let plan = plan(&folder, &request(&[]));
-        let files: Vec<&str> = plan.problems().map(|problem| problem.file.as_str()).collect();
+        let files: Vec<&str> = plan
+            .problems()
+            .map(|problem| problem.file.as_str())
+            .collect();
         assert_eq!(files, ["rootCA.crt", "server.key"]);
     }
 
@@ -606,19 +719,28 @@ mod tests {
     fn leaf_without_key_is_reissued() {
         let mut folder = valid_folder(crate::certs::DEFAULT_SANS);
         folder.client = PairState::KeyMissing(leaf_facts(Leaf::Client, &[]));
-        assert_eq!(plan(&folder, &request(&[])).client, Step::Issue(Reason::Missing("key")));
+        assert_eq!(
+            plan(&folder, &request(&[])).client,
+            Step::Issue(Reason::Missing("key"))
+        );
     }
 
     #[test]
     fn request_rejects_long_leaf_validity() {
-        let error = Request::new(&[], KeyAlgorithm::EcdsaP256, 3650, 826, false, now()).unwrap_err();
+        let error =
+            Request::new(&[], KeyAlgorithm::EcdsaP256, 3650, 826, false, now()).unwrap_err();
         assert!(error.to_string().contains("at most 825 days"), "{error}");
     }
 
     #[test]
     fn request_reports_every_invalid_name() {
-        let names = vec!["good".to_owned(), "bad name".to_owned(), "also bad!".to_owned()];
-        let error = Request::new(&names, KeyAlgorithm::EcdsaP256, 3650, 825, false, now()).unwrap_err();
+        let names = vec![
+            "good".to_owned(),
+            "bad name".to_owned(),
+            "also bad!".to_owned(),
+        ];
+        let error =
+            Request::new(&names, KeyAlgorithm::EcdsaP256, 3650, 825, false, now()).unwrap_err();
         let message = error.to_string();
         assert!(message.contains("`bad name`"), "{message}");
         assert!(message.contains("`also bad!`"), "{message}");
@@ -626,8 +748,13 @@ mod tests {
 
     #[test]
     fn request_normalises_names() {
-        let names = vec!["Gateway".to_owned(), "localhost".to_owned(), "::0001".to_owned()];
-        let request = Request::new(&names, KeyAlgorithm::EcdsaP256, 3650, 825, false, now()).unwrap();
+        let names = vec![
+            "Gateway".to_owned(),
+            "localhost".to_owned(),
+            "::0001".to_owned(),
+        ];
+        let request =
+            Request::new(&names, KeyAlgorithm::EcdsaP256, 3650, 825, false, now()).unwrap();
         let shown: Vec<String> = request.sans.iter().map(San::to_string).collect();
         assert_eq!(shown, ["gateway", "localhost", "127.0.0.1", "::1"]);
     }

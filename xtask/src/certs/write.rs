@@ -41,8 +41,14 @@ pub fn write_outputs(dir: &Utf8Path, outputs: &[Output]) -> Result<()> {
     // leave new leaves beside the old root CA, which the next run reports.
     for (output, temp) in outputs.iter().zip(staged) {
         let path = dir.join(&output.file);
-        let persisted = if output.no_clobber { temp.persist_noclobber(&path) } else { temp.persist(&path) };
-        persisted.map_err(|error| error.error).with_context(|| format!("cannot write {path}"))?;
+        let persisted = if output.no_clobber {
+            temp.persist_noclobber(&path)
+        } else {
+            temp.persist(&path)
+        };
+        persisted
+            .map_err(|error| error.error)
+            .with_context(|| format!("cannot write {path}"))?;
     }
 
     File::open(dir)
@@ -62,7 +68,10 @@ fn stage(dir: &Utf8Path, output: &Output) -> Result<NamedTempFile> {
     temp.as_file()
         .set_permissions(Permissions::from_mode(output.mode))
         .with_context(|| format!("cannot set the mode of {path}"))?;
-    temp.write_all(&output.contents).with_context(|| format!("cannot write {path}"))?;
-    temp.as_file().sync_all().with_context(|| format!("cannot sync {path}"))?;
+    temp.write_all(&output.contents)
+        .with_context(|| format!("cannot write {path}"))?;
+    temp.as_file()
+        .sync_all()
+        .with_context(|| format!("cannot sync {path}"))?;
     Ok(temp)
 }
