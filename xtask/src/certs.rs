@@ -1,8 +1,8 @@
 //! `cargo xtask certs`: the development root CA, server and client certificates.
 //!
 //! The run reads the certificate folder, plans one step for the root CA and
-//! each leaf (keep, issue, or stop with a problem), signs what the plan asks
-//! for in memory, and only then writes the files.
+//! each leaf (keep, issue, or stop with a problem), signs the certificates the
+//! plan calls for in memory, and only then writes the files.
 
 mod check;
 mod inspect;
@@ -71,18 +71,18 @@ pub fn ensure(dir: &Utf8Path, service_names: &[String]) -> Result<()> {
     apply(dir, &request)
 }
 
-/// Plans, signs and writes. Nothing is written when the plan holds a problem.
+/// Plans, signs and writes. Nothing is written when the plan contains a problem.
 fn apply(dir: &Utf8Path, request: &Request) -> Result<()> {
-    let shown = display_dir(dir);
+    let dir_label = display_dir(dir);
     let folder = inspect::load(dir);
     let plan = plan::plan(&folder.state(), request);
-    reject_problems(&plan, &shown)?;
+    reject_problems(&plan, &dir_label)?;
 
     let mut outputs = Vec::new();
     let new_ca_key;
     let (ca_cert_pem, ca_key, ca_not_after) = match &plan.ca {
         Step::Keep { not_after } => {
-            report_kept_ca(&shown, *not_after, request.now);
+            report_kept_ca(&dir_label, *not_after, request.now);
             let (Some(cert), Some(key)) = (folder.ca.cert.found(), folder.ca.key.found()) else {
                 unreachable!("the plan keeps the root CA only when both files were loaded");
             };
@@ -94,7 +94,7 @@ fn apply(dir: &Utf8Path, request: &Request) -> Result<()> {
             }
             let not_after = request.now + Duration::days(i64::from(request.ca_days));
             eprintln!(
-                "[certs] issuing root CA {shown}/{CA_CERT_FILE} ({reason}; expires {})",
+                "[certs] issuing root CA {dir_label}/{CA_CERT_FILE} ({reason}; expires {})",
                 format_date(not_after)
             );
             new_ca_key = issue::generate_key(request.key_algorithm)?;
@@ -110,7 +110,7 @@ fn apply(dir: &Utf8Path, request: &Request) -> Result<()> {
     let leaf_not_after =
         (request.now + Duration::days(i64::from(request.leaf_days))).min(ca_not_after);
     for leaf in [Leaf::Server, Leaf::Client] {
-        let path = format!("{shown}/{}", leaf.cert_file());
+        let path = format!("{dir_label}/{}", leaf.cert_file());
         match plan.leaf(leaf) {
             Step::Keep { not_after } => {
                 eprintln!(
@@ -142,23 +142,23 @@ fn apply(dir: &Utf8Path, request: &Request) -> Result<()> {
     }
 
     write::write_outputs(dir, &outputs)?;
-    report_written(&shown, &outputs);
+    report_written(&dir_label, &outputs);
     Ok(())
 }
 
-fn reject_problems(plan: &Plan, shown: &str) -> Result<()> {
+fn reject_problems(plan: &Plan, dir_label: &str) -> Result<()> {
     let problems: Vec<String> = plan.problems().map(ToString::to_string).collect();
     if problems.is_empty() {
         return Ok(());
     }
     bail!(
-        "certs: nothing was written to {shown} because of these problems:\n{}",
+        "certs: nothing was written to {dir_label} because of these problems:\n{}",
         problems.join("\n")
     )
 }
 
-fn report_kept_ca(shown: &str, not_after: OffsetDateTime, now: OffsetDateTime) {
-    let path = format!("{shown}/{CA_CERT_FILE}");
+fn report_kept_ca(dir_label: &str, not_after: OffsetDateTime, now: OffsetDateTime) {
+    let path = format!("{dir_label}/{CA_CERT_FILE}");
     let expires = format_date(not_after);
     if not_after - now < RENEW_BEFORE {
         eprintln!(
@@ -169,14 +169,14 @@ fn report_kept_ca(shown: &str, not_after: OffsetDateTime, now: OffsetDateTime) {
     }
 }
 
-fn report_written(shown: &str, outputs: &[Output]) {
+fn report_written(dir_label: &str, outputs: &[Output]) {
     if outputs.is_empty() {
-        eprintln!("[certs] wrote nothing: the certificates in {shown} are valid");
+        eprintln!("[certs] wrote nothing: the certificates in {dir_label} are valid");
         return;
     }
     let files: Vec<&str> = outputs.iter().map(|output| output.file.as_str()).collect();
     eprintln!(
-        "[certs] wrote {} files to {shown}: {}",
+        "[certs] wrote {} files to {dir_label}: {}",
         files.len(),
         files.join(", ")
     );

@@ -10,7 +10,7 @@ use super::{display_dir, format_date};
 
 /// Prints the report and fails when any certificate needs attention.
 pub fn check(dir: &Utf8Path, request: &Request) -> Result<()> {
-    let shown = display_dir(dir);
+    let dir_label = display_dir(dir);
     let folder = inspect::load(dir);
     let plan = plan::plan(&folder.state(), request);
     let ca_der = folder.ca.cert.found().map(|cert| cert.der.as_slice());
@@ -33,13 +33,13 @@ pub fn check(dir: &Utf8Path, request: &Request) -> Result<()> {
 
     if !failed.is_empty() {
         bail!(
-            "certs --check: {} of 3 certificates in {shown} are missing, invalid or expire within 30 days: {}\nhint: \
+            "certs --check: {} of 3 certificates in {dir_label} are missing, invalid or expire within 30 days: {}\nhint: \
              run `cargo xtask certs` to re-issue the leaves; a root CA problem needs `cargo xtask certs --force-ca`",
             failed.len(),
             failed.join(", ")
         );
     }
-    eprintln!("[certs] all certificates in {shown} are valid and chain to {CA_CERT_FILE}");
+    eprintln!("[certs] all certificates in {dir_label} are valid and chain to {CA_CERT_FILE}");
     Ok(())
 }
 

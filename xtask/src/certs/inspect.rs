@@ -1,4 +1,4 @@
-//! Reading the certificate folder: each PEM file is read and parsed once, and
+//! Reading the certificate folder: each PEM file is read once, and
 //! the facts that planning needs are derived from the parsed contents.
 
 use std::io::ErrorKind;
@@ -120,7 +120,7 @@ fn parse_cert(pem: String) -> Result<LoadedCert, String> {
         .map_err(|error| format!("is not a PEM file ({error})"))?;
     if block.label != "CERTIFICATE" {
         return Err(format!(
-            "holds a PEM block labelled `{}`, expected `CERTIFICATE`",
+            "contains a PEM block labelled `{}`, expected `CERTIFICATE`",
             block.label
         ));
     }

@@ -14,8 +14,9 @@ use crate::flags::KeyAlgorithm;
 /// A certificate is renewed, or reported by `--check`, when it expires sooner than this.
 pub const RENEW_BEFORE: Duration = Duration::days(30);
 
-/// Maximum leaf validity. Apple platforms reject TLS server certificates issued
-/// after 2019-07-01 that are valid for longer than 825 days.
+/// Maximum leaf validity. iOS 13 and macOS 10.15 reject TLS server certificates
+/// issued after 2019-07-01 that are valid for more than 825 days (Apple support
+/// article HT210176, "Requirements for trusted certificates in iOS 13 and macOS 10.15").
 pub const MAX_LEAF_DAYS: u32 = 825;
 
 /// A subject alternative name of the server certificate.
@@ -48,7 +49,8 @@ impl fmt::Display for San {
     }
 }
 
-/// What the run is asked to produce.
+/// Options of one run: server names, key algorithm, validity periods and
+/// whether to replace the root CA.
 #[derive(Debug, Clone)]
 pub struct Request {
     /// Names the server certificate must carry, sorted and without duplicates.
@@ -78,7 +80,14 @@ impl Request {
             );
         }
         if leaf_days == 0 || ca_days == 0 {
-            bail!("--leaf-days and --ca-days must be at least 1");
+            bail!("--leaf-days {leaf_days} and --ca-days {ca_days} must both be at least 1");
+        }
+        // X.509 dates end with the year 9999, and so does the `time` crate without its large-dates feature.
+        if now
+            .checked_add(Duration::days(i64::from(ca_days)))
+            .is_none()
+        {
+            bail!("--ca-days {ca_days} reaches past the year 9999\nhint: pass a smaller --ca-days, such as 3650");
         }
 
         let mut sans = Vec::new();
@@ -172,7 +181,7 @@ pub struct FolderState {
     pub client: PairState,
 }
 
-/// The two leaf certificates the folder holds.
+/// The two leaf certificates of the folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Leaf {
     Server,
@@ -214,7 +223,7 @@ impl Leaf {
 pub const CA_CERT_FILE: &str = "rootCA.crt";
 pub const CA_KEY_FILE: &str = "rootCA.key";
 
-/// Why a certificate is (re-)issued.
+/// Cause of issuing a certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
     Missing(&'static str),
@@ -245,7 +254,7 @@ impl fmt::Display for Reason {
     }
 }
 
-/// What to do with one certificate and its key.
+/// Action for one certificate and its key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     Keep {
@@ -376,7 +385,11 @@ fn plan_leaf(leaf: Leaf, state: &PairState, ca: &Step, request: &Request) -> Ste
         _ => None,
     };
 
-    // A new root CA invalidates every leaf, whatever state it is in.
+    // An unreadable file is never overwritten, because it may be something the user needs.
+    if let PairState::Unreadable(problem) = state {
+        return Step::Reject(problem.clone());
+    }
+    // A new root CA invalidates every other leaf, whatever state it is in.
     if let Step::Issue(_) = ca {
         return Step::Issue(missing.unwrap_or(Reason::NewCa));
     }
@@ -384,17 +397,15 @@ fn plan_leaf(leaf: Leaf, state: &PairState, ca: &Step, request: &Request) -> Ste
         return Step::Issue(reason);
     }
 
-    let (cert, key_matches, signed_by_ca) = match state {
-        PairState::Unreadable(problem) => return Step::Reject(problem.clone()),
-        PairState::Present {
-            cert,
-            key_matches,
-            signed_by_ca,
-        } => (cert, *key_matches, *signed_by_ca),
-        PairState::Missing | PairState::CertMissing | PairState::KeyMissing(_) => {
-            unreachable!("handled above")
-        }
+    let PairState::Present {
+        cert,
+        key_matches,
+        signed_by_ca,
+    } = state
+    else {
+        unreachable!("missing and unreadable files are handled above");
     };
+    let (key_matches, signed_by_ca) = (*key_matches, *signed_by_ca);
     let delete_hint = format!(
         "delete {} and {} to issue new ones from the root CA, or pass --force-ca to replace the root CA and both \
          leaves",
@@ -713,6 +724,33 @@ mod tests {
             .map(|problem| problem.file.as_str())
             .collect();
         assert_eq!(files, ["rootCA.crt", "server.key"]);
+    }
+
+    #[test]
+    fn unreadable_leaf_survives_new_ca() {
+        let unreadable = PairState::Unreadable(Problem {
+            file: "server.crt".to_owned(),
+            message: "bad".to_owned(),
+            hint: "h".to_owned(),
+        });
+        let mut forced = request(&[]);
+        forced.force_ca = true;
+        let mut folder = valid_folder(crate::certs::DEFAULT_SANS);
+        folder.server = unreadable;
+
+        assert_eq!(rejected_file(&plan(&folder, &forced).server), "server.crt");
+        folder.ca = PairState::Missing;
+        assert_eq!(
+            rejected_file(&plan(&folder, &request(&[])).server),
+            "server.crt"
+        );
+    }
+
+    #[test]
+    fn request_rejects_date_past_9999() {
+        let error =
+            Request::new(&[], KeyAlgorithm::EcdsaP256, u32::MAX, 825, false, now()).unwrap_err();
+        assert!(error.to_string().contains("year 9999"), "{error}");
     }
 
     #[test]

@@ -86,7 +86,8 @@ fn roots(ca_file: &Utf8Path) -> Arc<RootCertStore> {
     Arc::new(roots)
 }
 
-/// A client that trusts only the root CA of `ca_dir`, presenting the client certificate of `client_dir` if given.
+/// Builds a client that trusts only the root CA of `ca_dir`. It presents the
+/// client certificate of `client_dir` if one is given.
 fn client_config(ca_dir: &Utf8Path, client_dir: Option<&Utf8Path>) -> ClientConfig {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
@@ -103,8 +104,8 @@ fn client_config(ca_dir: &Utf8Path, client_dir: Option<&Utf8Path>) -> ClientConf
     }
 }
 
-/// A server presenting `cert_file` and `key_file`; it requires a client
-/// certificate from the root CA of `client_ca_dir` if given.
+/// Builds a server that presents `cert_file` and `key_file`. It requires a
+/// client certificate from the root CA of `client_ca_dir` if one is given.
 fn server_config(
     cert_file: &Utf8Path,
     key_file: &Utf8Path,

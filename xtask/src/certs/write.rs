@@ -20,7 +20,8 @@ pub struct Output {
     pub file: String,
     pub contents: Vec<u8>,
     pub mode: u32,
-    /// Fail instead of replacing an existing file; set for the dated copies of an old root CA.
+    /// When set, an existing file of that name is an error instead of being
+    /// replaced. The dated copies of an old root CA are written this way.
     pub no_clobber: bool,
 }
 
