@@ -206,6 +206,13 @@ fn back_up_ca(dir: &Utf8Path, now: OffsetDateTime) -> Result<Vec<Output>> {
             Err(error) => bail!("cannot read {path} to keep a copy of the old root CA: {error}"),
         };
         let backup = format!("rootCA-{stamp}.{extension}");
+        if dir.join(&backup).exists() {
+            bail!(
+                "cannot keep the old root CA as {}: that file exists\nhint: wait a minute so the dated name \
+                 changes, or move the older copy away",
+                dir.join(&backup)
+            );
+        }
         eprintln!("[certs] keeping the old {file} as {}", dir.join(&backup));
         outputs.push(Output {
             file: backup,

@@ -446,7 +446,10 @@ fn plan_leaf(leaf: Leaf, state: &PairState, ca: &Step, request: &Request) -> Ste
             return Step::Issue(Reason::MissingSans(missing_sans));
         }
     }
-    if cert.not_after - request.now < RENEW_BEFORE {
+    // A leaf that already ends with its root CA cannot last longer when
+    // re-issued, so re-issuing it would only rewrite the files on every run.
+    let ends_with_ca = matches!(ca, Step::Keep { not_after } if cert.not_after >= *not_after);
+    if cert.not_after - request.now < RENEW_BEFORE && !ends_with_ca {
         return Step::Issue(Reason::ExpiresSoon(cert.not_after));
     }
     Step::Keep {
@@ -578,6 +581,22 @@ mod tests {
         let plan = plan(&folder, &request(&[]));
         assert_eq!(plan.client, Step::Issue(Reason::ExpiresSoon(soon)));
         assert!(matches!(plan.server, Step::Keep { .. }));
+    }
+
+    #[test]
+    fn leaf_ending_with_ca_is_kept() {
+        let mut folder = valid_folder(crate::certs::DEFAULT_SANS);
+        let ca_end = now() + Duration::days(10);
+        folder.ca = present(CertFacts {
+            not_after: ca_end,
+            ..ca_facts()
+        });
+        folder.client = present(CertFacts {
+            not_after: ca_end,
+            ..leaf_facts(Leaf::Client, &[])
+        });
+        let plan = plan(&folder, &request(&[]));
+        assert_eq!(plan.client, Step::Keep { not_after: ca_end });
     }
 
     #[test]

@@ -391,6 +391,21 @@ fn force_ca_keeps_old_ca_under_dated_name() {
 }
 
 #[test]
+fn force_ca_keeps_earlier_copy() {
+    let dir = temp_cert_dir();
+    ensure(&dir.path, &[]).unwrap();
+    // One request, so both runs compute the same dated name.
+    let forced = request(&[], KeyAlgorithm::EcdsaP256, true);
+    apply(&dir.path, &forced).unwrap();
+    let before = snapshot(&dir.path);
+
+    let error = apply(&dir.path, &forced).unwrap_err().to_string();
+    assert!(error.contains("that file exists"), "{error}");
+    assert!(error.contains("\nhint: "), "{error}");
+    assert_eq!(snapshot(&dir.path), before);
+}
+
+#[test]
 fn rsa_set_completes_handshakes() {
     let dir = temp_cert_dir();
     apply(&dir.path, &request(&[], KeyAlgorithm::Rsa2048, false)).unwrap();
