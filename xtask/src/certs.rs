@@ -29,7 +29,7 @@ pub const BUNDLE_FILES: &[&str] = &["rootCA.crt", "server.crt", "server.key"];
 /// Names every server certificate carries, beside the stack's service names.
 pub const DEFAULT_SANS: &[&str] = &["localhost", "127.0.0.1", "::1"];
 
-/// Validity of a new root CA in days when `ensure` issues one; the default of `--ca-days`.
+/// Validity of a new root CA in days when `ensure` issues one, equal to the default of `--ca-days`.
 const DEFAULT_CA_DAYS: u32 = 3650;
 
 pub fn run(args: &CertsArgs) -> Result<()> {

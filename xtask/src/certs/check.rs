@@ -34,7 +34,7 @@ pub fn check(dir: &Utf8Path, request: &Request) -> Result<()> {
     if !failed.is_empty() {
         bail!(
             "certs --check: {} of 3 certificates in {dir_label} are missing, invalid or expire within 30 days: {}\nhint: \
-             run `cargo xtask certs` to re-issue the leaves; a root CA problem needs `cargo xtask certs --force-ca`",
+             run `cargo xtask certs` to re-issue the leaves. A root CA problem needs `cargo xtask certs --force-ca`.",
             failed.len(),
             failed.join(", ")
         );
@@ -51,7 +51,7 @@ fn status(step: &Step, request: &Request) -> Option<String> {
             Some(format!("expires soon, on {}", format_date(*not_after)))
         }
         Step::Keep { .. } => None,
-        Step::Issue(reason) => Some(format!("must be issued again: {reason}")),
+        Step::Issue(reason) => Some(format!("needs a new certificate: {reason}")),
         Step::Reject(problem) => Some(format!("invalid: {} {}", problem.file, problem.message)),
     }
 }

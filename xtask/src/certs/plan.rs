@@ -385,7 +385,7 @@ fn plan_leaf(leaf: Leaf, state: &PairState, ca: &Step, request: &Request) -> Ste
         _ => None,
     };
 
-    // An unreadable file is never overwritten, because it may be something the user needs.
+    // An unreadable leaf file is never overwritten, because it may be something the user needs.
     if let PairState::Unreadable(problem) = state {
         return Step::Reject(problem.clone());
     }
