@@ -619,3 +619,257 @@ fn invalid_condition(expression: &Value) -> Failure {
         "invalid condition {expression}; expected Fn::Equals, Fn::Not, Fn::And, Fn::Or or Condition"
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sam::yaml;
+
+    const TEMPLATE: &str = r#"
+Parameters:
+  Stage:
+    Type: String
+    Default: dev
+    AllowedValues: [dev, prod]
+  Subnets:
+    Type: CommaDelimitedList
+    Default: "a, b,c"
+  Required:
+    Type: String
+  Secret:
+    Type: AWS::SSM::Parameter::Value<String>
+    Default: /esb/secret
+Mappings:
+  StageConfig:
+    dev:
+      Memory: 256
+      Hosts: [one, two]
+    prod:
+      Memory: 1024
+Conditions:
+  IsProd: !Equals [!Ref Stage, prod]
+  IsDev: !Not [!Condition IsProd]
+  DevAndEast: !And [!Condition IsDev, !Equals [!Ref "AWS::Region", us-east-1]]
+  ProdOrWest: !Or [!Condition IsProd, !Equals [!Ref "AWS::Region", us-west-2]]
+  Loop: !Not [!Condition Loop]
+Resources:
+  Table:
+    Type: AWS::DynamoDB::Table
+  SharedLayer:
+    Type: AWS::Serverless::LayerVersion
+"#;
+
+    fn document() -> Value {
+        yaml::parse(TEMPLATE).unwrap()
+    }
+
+    fn resolve_with(expression: &str, overrides: &[(&str, &str)]) -> Resolved {
+        let document = document();
+        let overrides = overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let resolver = Resolver::new(&document, &overrides).unwrap();
+        resolver.resolve(&yaml::parse(expression).unwrap())
+    }
+
+    fn resolve(expression: &str) -> Resolved {
+        resolve_with(expression, &[])
+    }
+
+    fn text(expression: &str) -> String {
+        match resolve(expression) {
+            Ok(Some(Value::String(text))) => text,
+            other => panic!("{expression} resolved to {other:?}"),
+        }
+    }
+
+    fn strings(items: &[&str]) -> Value {
+        Value::Sequence(items.iter().map(|item| Value::string(*item)).collect())
+    }
+
+    fn unknown_reason(expression: &str) -> String {
+        match resolve(expression) {
+            Err(Failure::Unknown(reason)) => reason,
+            other => panic!("{expression} resolved to {other:?}"),
+        }
+    }
+
+    fn invalid_message(expression: &str) -> String {
+        match resolve(expression) {
+            Err(Failure::Invalid(message)) => message,
+            other => panic!("{expression} resolved to {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ref_parameter_default_and_override() {
+        assert_eq!(text("!Ref Stage"), "dev");
+        assert_eq!(
+            resolve_with("!Ref Stage", &[("Stage", "prod")]),
+            Ok(Some(Value::string("prod")))
+        );
+    }
+
+    #[test]
+    fn override_outside_allowed_values_rejected() {
+        let document = document();
+        let overrides = BTreeMap::from([("Stage".to_owned(), "qa".to_owned())]);
+        let error = Resolver::new(&document, &overrides).err().unwrap();
+        assert!(error.contains("`Stage` is `qa`"), "{error}");
+        assert!(error.contains("dev, prod"), "{error}");
+    }
+
+    #[test]
+    fn comma_delimited_list_parameter() {
+        assert_eq!(resolve("!Ref Subnets"), Ok(Some(strings(&["a", "b", "c"]))));
+        assert_eq!(text("!Join ['-', !Ref Subnets]"), "a-b-c");
+    }
+
+    #[test]
+    fn pseudo_parameters_have_local_values() {
+        assert_eq!(text("!Ref AWS::Region"), "us-east-1");
+        assert_eq!(text("!Ref AWS::AccountId"), "123456789012");
+        assert_eq!(text("!Ref AWS::StackName"), "esb");
+        assert_eq!(text("!Ref AWS::Partition"), "aws");
+        assert_eq!(text("!Ref AWS::URLSuffix"), "amazonaws.com");
+        assert!(unknown_reason("!Ref AWS::StackId").contains("AWS::StackId"));
+    }
+
+    #[test]
+    fn no_value_drops_entries() {
+        assert_eq!(resolve("!Ref AWS::NoValue"), Ok(None));
+        assert_eq!(
+            resolve("[a, !Ref AWS::NoValue, b]"),
+            Ok(Some(strings(&["a", "b"])))
+        );
+        let mapping = resolve("{A: x, B: !If [IsProd, y, !Ref AWS::NoValue]}")
+            .unwrap()
+            .unwrap();
+        assert_eq!(mapping.get("A"), Some(&Value::string("x")));
+        assert_eq!(mapping.get("B"), None);
+    }
+
+    #[test]
+    fn sub_string_form() {
+        assert_eq!(
+            text("!Sub 'echo-${Stage}-${AWS::Region}'"),
+            "echo-dev-us-east-1"
+        );
+        assert_eq!(text("!Sub '${ Stage }'"), "dev");
+        assert_eq!(
+            text("!Sub 'literal ${!Stage} and $ alone'"),
+            "literal ${Stage} and $ alone"
+        );
+        assert_eq!(text("!Sub 'open ${Stage'"), "open ${Stage");
+    }
+
+    #[test]
+    fn sub_list_form() {
+        assert_eq!(
+            text("!Sub ['${Name}.${Stage}', {Name: !Join ['', [a, b]]}]"),
+            "ab.dev"
+        );
+        // An unused variable is never resolved, so an unknown one does no harm.
+        assert_eq!(
+            text("!Sub ['${Stage}', {Unused: !GetAtt Table.Arn}]"),
+            "dev"
+        );
+    }
+
+    #[test]
+    fn sub_of_attribute_is_unknown() {
+        let reason = unknown_reason("!Sub 'arn is ${Table.Arn}'");
+        assert!(reason.contains("Table.Arn"), "{reason}");
+    }
+
+    #[test]
+    fn join_select_split() {
+        assert_eq!(text("!Join [',', [a, 1, true]]"), "a,1,true");
+        assert_eq!(text("!Select [1, [a, b, c]]"), "b");
+        assert_eq!(text("!Select ['2', !Split [',', 'x,y,z']]"), "z");
+        assert_eq!(
+            resolve("!Split ['/', 'a/b']"),
+            Ok(Some(strings(&["a", "b"])))
+        );
+        assert!(invalid_message("!Select [3, [a]]").contains("out of range"));
+    }
+
+    #[test]
+    fn find_in_map_values() {
+        assert_eq!(
+            resolve("!FindInMap [StageConfig, !Ref Stage, Memory]"),
+            Ok(Some(Value::Number("256".into())))
+        );
+        assert_eq!(
+            resolve("!FindInMap [StageConfig, dev, Hosts]"),
+            Ok(Some(strings(&["one", "two"])))
+        );
+        let message = invalid_message("!FindInMap [StageConfig, qa, Memory]");
+        assert!(message.contains("no key `qa`"), "{message}");
+    }
+
+    #[test]
+    fn conditions_and_if() {
+        assert_eq!(text("!If [IsProd, big, small]"), "small");
+        assert_eq!(text("!If [IsDev, dev-only, other]"), "dev-only");
+        assert_eq!(text("!If [DevAndEast, yes, no]"), "yes");
+        assert_eq!(text("!If [ProdOrWest, yes, no]"), "no");
+        assert_eq!(
+            resolve_with("!If [IsProd, big, small]", &[("Stage", "prod")]),
+            Ok(Some(Value::string("big")))
+        );
+    }
+
+    #[test]
+    fn condition_errors() {
+        assert!(invalid_message("!If [Loop, a, b]").contains("refers back to itself"));
+        assert!(invalid_message("!If [Missing, a, b]").contains("not declared"));
+        assert!(invalid_message("!Equals [a, b]").contains("only in `Conditions`"));
+    }
+
+    #[test]
+    fn base64_and_cidr() {
+        assert_eq!(text("!Base64 'hello ${Stage}'"), "aGVsbG8gJHtTdGFnZX0=");
+        assert_eq!(
+            text("!Base64 {'Fn::Sub': 'hello ${Stage}'}"),
+            "aGVsbG8gZGV2"
+        );
+        assert_eq!(
+            resolve("!Cidr [10.0.0.0/16, 3, 8]"),
+            Ok(Some(strings(&[
+                "10.0.0.0/24",
+                "10.0.1.0/24",
+                "10.0.2.0/24"
+            ])))
+        );
+        assert_eq!(
+            resolve("!Cidr [10.1.2.3/16, 2, 12]"),
+            Ok(Some(strings(&["10.1.0.0/20", "10.1.16.0/20"])))
+        );
+        assert_eq!(
+            resolve("!Cidr ['2001:db8::/56', 2, 64]"),
+            Ok(Some(strings(&["2001:db8::/64", "2001:db8:0:1::/64"])))
+        );
+        assert!(invalid_message("!Cidr [10.0.0.0/24, 2, 8]").contains("fewer subnets"));
+    }
+
+    #[test]
+    fn deploy_time_values_are_unknown() {
+        assert!(unknown_reason("!GetAtt Table.Arn").contains("Table.Arn"));
+        assert!(unknown_reason("!Ref Table").contains("AWS::DynamoDB::Table"));
+        assert!(unknown_reason("!ImportValue SharedVpc").contains("SharedVpc"));
+        assert!(unknown_reason("!GetAZs ''").contains("availability zones"));
+        assert!(unknown_reason("!Ref Secret").contains("Parameter Store"));
+        assert!(unknown_reason("!Join ['', [a, !GetAtt Table.Arn]]").contains("Table.Arn"));
+    }
+
+    #[test]
+    fn invalid_references() {
+        assert!(invalid_message("!Ref Nowhere").contains("`Ref Nowhere`"));
+        assert!(invalid_message("!GetAtt Nowhere.Arn").contains("no resource `Nowhere`"));
+        assert!(invalid_message("!Ref Required").contains("Required=VALUE"));
+        assert!(invalid_message("{'Fn::Length': [a]}")
+            .contains("unsupported intrinsic function `Fn::Length`"));
+    }
+}
