@@ -106,6 +106,8 @@ impl Scope<'_> {
     }
 
     /// Resolves `path` against the template's folder, as SAM resolves local paths.
+    /// `.` parts and trailing slashes are dropped, but `..` is kept, because
+    /// removing it by text would give a wrong path when a folder is a symlink.
     pub fn local_path(&self, path: &str) -> Utf8PathBuf {
         let folder = super::template_dir(self.template);
         let normalized: Utf8PathBuf = folder.join(path).components().collect();
