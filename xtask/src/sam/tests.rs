@@ -51,7 +51,7 @@ fn fixture_loads_all_functions() {
 #[test]
 fn fixture_echo_function() {
     let template = fixture_template();
-    let plan = load(&[template.clone()], &BTreeMap::new()).unwrap();
+    let plan = load_one(&template).unwrap();
     let echo = function(&plan, "EchoFunction");
     let folder = template.parent().unwrap();
 
@@ -130,7 +130,7 @@ fn fixture_overrides_and_metadata() {
 #[test]
 fn fixture_image_function() {
     let template = fixture_template();
-    let plan = load(&[template.clone()], &BTreeMap::new()).unwrap();
+    let plan = load_one(&template).unwrap();
     let image = function(&plan, "ImageFunction");
 
     assert_eq!(image.routes, [route("GET", "/image", "1.0")]);

@@ -40,15 +40,18 @@ pub fn parse(text: &str) -> Result<Value> {
 }
 
 fn describe_error(error: serde_yaml::Error) -> anyhow::Error {
+    let message = error.to_string();
+    // Syntax errors already end with "at line L column C"; others such as a
+    // duplicate key carry the location separately.
     match error.location() {
-        Some(location) => {
+        Some(location) if !message.contains(" at line ") => {
             anyhow::anyhow!(
-                "invalid YAML at line {}, column {}: {error}",
+                "invalid YAML: {message} at line {} column {}",
                 location.line(),
                 location.column()
             )
         }
-        None => anyhow::anyhow!("invalid YAML: {error}"),
+        _ => anyhow::anyhow!("invalid YAML: {message}"),
     }
 }
 
@@ -264,8 +267,16 @@ mod tests {
     #[test]
     fn syntax_error_names_line_and_column() {
         let error = parse("a: 1\nb: [unclosed\n").unwrap_err().to_string();
-        assert!(error.contains("line 3"), "{error}");
-        assert!(error.contains("column"), "{error}");
+        assert!(error.contains("at line 3 column 1"), "{error}");
+    }
+
+    #[test]
+    fn duplicate_key_names_line_and_column() {
+        let error = parse("Resources:\n  A: 1\n  A: 2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("duplicate entry with key \"A\""), "{error}");
+        assert!(error.contains(" at line "), "{error}");
     }
 
     #[test]
