@@ -1,11 +1,24 @@
 //! Reading SAM templates into plain data: the functions to build, their
 //! layers, environment and API routes.
 
-use std::collections::BTreeMap;
+mod events;
+mod functions;
+mod globals;
+mod intrinsics;
+mod scope;
+mod template;
+#[cfg(test)]
+mod tests;
+mod value;
+mod yaml;
 
-use anyhow::Result;
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{bail, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::Serialize;
+
+pub use intrinsics::PSEUDO_PARAMETERS;
 
 /// Everything `build-functions` needs from one or more templates.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -29,6 +42,9 @@ pub struct FunctionSpec {
     pub timeout_seconds: u32,
     pub memory_mb: u32,
     pub routes: Vec<Route>,
+    /// HTTP status the smoke test expects from this function's routes, from
+    /// `Metadata.EsbExpectedStatus`; `None` means a successful response.
+    pub expected_status: Option<u16>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -75,15 +91,72 @@ pub struct Route {
     /// Upper-case HTTP method, or `ANY`.
     pub method: String,
     pub path: String,
+    /// Lambda event payload format: `1.0` for `Api` events, `2.0` for `HttpApi`
+    /// events unless they set `PayloadFormatVersion`.
+    #[serde(default = "default_payload_format")]
+    pub payload_format: String,
+}
+
+fn default_payload_format() -> String {
+    "1.0".to_owned()
 }
 
 /// Reads the templates and returns the functions they declare.
-pub fn load(templates: &[Utf8PathBuf], parameter_overrides: &BTreeMap<String, String>) -> Result<TemplatePlan> {
-    let _ = (templates, parameter_overrides);
-    anyhow::bail!("FIXME: SAM template reading is not written yet")
+///
+/// `parameter_overrides` take precedence over each parameter's `Default` in
+/// every template that declares the parameter. Paths in the plan are resolved
+/// against each template's folder.
+pub fn load(
+    templates: &[Utf8PathBuf],
+    parameter_overrides: &BTreeMap<String, String>,
+) -> Result<TemplatePlan> {
+    if templates.is_empty() {
+        bail!("no template given; hint: pass at least one SAM template");
+    }
+
+    let mut plan = TemplatePlan::default();
+    let mut declared_parameters = BTreeSet::new();
+    for path in templates {
+        let document = template::read(path)?;
+        if let Some(parameters) = document
+            .get("Parameters")
+            .and_then(value::Value::as_mapping)
+        {
+            declared_parameters.extend(parameters.iter().map(|(name, _)| name.clone()));
+        }
+        functions::read_template(path, &document, parameter_overrides, &mut plan)?;
+    }
+
+    for name in parameter_overrides
+        .keys()
+        .filter(|name| !declared_parameters.contains(*name))
+    {
+        plan.warnings.push(format!(
+            "parameter override `{name}` is not declared by any template, so it is ignored"
+        ));
+    }
+    check_unique_names(&plan.functions)?;
+    Ok(plan)
 }
 
-#[allow(dead_code)]
+/// Rejects two functions with the same name: they would need the same image and the same route target.
+fn check_unique_names(functions: &[FunctionSpec]) -> Result<()> {
+    let mut seen: BTreeMap<&str, &FunctionSpec> = BTreeMap::new();
+    for function in functions {
+        if let Some(first) = seen.insert(&function.name, function) {
+            bail!(
+                "function name `{}` is used twice: by `{}` in {} and by `{}` in {}; hint: give one of them another FunctionName",
+                function.name,
+                first.logical_id,
+                first.template,
+                function.logical_id,
+                function.template
+            );
+        }
+    }
+    Ok(())
+}
+
 fn template_dir(template: &Utf8Path) -> &Utf8Path {
     template.parent().unwrap_or(Utf8Path::new("."))
 }
