@@ -286,11 +286,15 @@ fn read_layer(
                 );
                 return Ok(None);
             }
-            let content = read_code_uri(
-                &mut layer_scope,
-                "ContentUri",
-                layer.get("Properties").and_then(|p| p.get("ContentUri")),
-            )?;
+            // Unlike a function's `CodeUri`, a layer's `ContentUri` has no default.
+            let Some(content_uri) = layer.get("Properties").and_then(|p| p.get("ContentUri"))
+            else {
+                return Err(layer_scope.error(
+                    "ContentUri",
+                    "missing; set it to the layer's folder or .zip file",
+                ));
+            };
+            let content = read_code_uri(&mut layer_scope, "ContentUri", Some(content_uri))?;
             Ok(Some(LayerSpec {
                 logical_id: target.clone(),
                 content,

@@ -27,11 +27,11 @@ const SUPPORTED_FUNCTIONS: &str =
     "Ref, Fn::Sub, Fn::If, Fn::Join, Fn::Select, Fn::Split, Fn::FindInMap, \
      Fn::Base64, Fn::Cidr, Fn::GetAtt, Fn::ImportValue and Fn::GetAZs";
 
-/// Why a value could not be resolved.
+/// Reason a value could not be resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Failure {
     /// The value exists only once the stack is deployed, such as another
-    /// resource's ARN. The text says which expression needs it.
+    /// resource's ARN. The text names the expression that needs it.
     Unknown(String),
     /// The template is wrong, or uses a form this module does not support.
     Invalid(String),

@@ -855,3 +855,18 @@ Resources:
         matches!(&function(&plan, "Second").package, Package::Zip { handler, .. } if handler == "app.handler")
     );
 }
+
+#[test]
+fn layer_without_content_uri_rejected() {
+    let project = Project::new();
+    project.folder("src");
+    let template = project.file(
+        "template.yaml",
+        &format!("{ZIP_FUNCTION}      Layers: [!Ref Empty]\n  Empty:\n    Type: AWS::Serverless::LayerVersion\n"),
+    );
+    let error = error_text(load_one(&template));
+    assert!(
+        error.contains("resource `Empty`, property `ContentUri`: missing"),
+        "{error}"
+    );
+}

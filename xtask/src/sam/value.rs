@@ -1,7 +1,7 @@
 //! The document tree that YAML and JSON templates are both read into.
 //!
-//! Short tags are already rewritten to their long forms here, so the rest of
-//! the module never sees which syntax a template was written in.
+//! By the time a template is a `Value`, its short tags are rewritten to their
+//! long forms, so later steps treat YAML and JSON templates alike.
 
 use std::fmt;
 
