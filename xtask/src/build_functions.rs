@@ -294,7 +294,7 @@ fn function_image(build: &FunctionBuild, image_id: &str) -> FunctionImage {
         memory_mb: function.memory_mb,
         environment: function.environment.clone(),
         routes: function.routes.clone(),
-        expected_status: None,
+        expected_status: function.expected_status,
     }
 }
 

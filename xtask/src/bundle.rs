@@ -152,7 +152,7 @@ fn routes(functions: &FunctionsManifest) -> RoutesDocument {
                 method: route.method.clone(),
                 path: route.path.clone(),
                 function: function.logical_id.clone(),
-                payload_format: "1.0".to_owned(),
+                payload_format: route.payload_format.clone(),
                 endpoint: format!("http://{}:{FUNCTION_PORT}/2015-03-31/functions/function/invocations", function.service),
                 timeout_seconds: function.timeout_seconds,
             })
@@ -278,7 +278,7 @@ mod tests {
             timeout_seconds: 10,
             memory_mb: 256,
             environment: [("STAGE".to_owned(), "dev".to_owned())].into(),
-            routes: vec![Route { method: "GET".to_owned(), path: "/items/{id}".to_owned() }],
+            routes: vec![Route { method: "GET".into(), path: "/items/{id}".into(), payload_format: "1.0".into() }],
             expected_status: None,
         }
     }

@@ -388,9 +388,9 @@ mod tests {
             memory_mb: 128,
             environment: Default::default(),
             routes: vec![
-                Route { method: "ANY".into(), path: "/echo".into() },
-                Route { method: "GET".into(), path: "/items/{id}".into() },
-                Route { method: "GET".into(), path: "/files/{proxy+}".into() },
+                Route { method: "ANY".into(), path: "/echo".into(), payload_format: "1.0".into() },
+                Route { method: "GET".into(), path: "/items/{id}".into(), payload_format: "1.0".into() },
+                Route { method: "GET".into(), path: "/files/{proxy+}".into(), payload_format: "1.0".into() },
             ],
             expected_status: Some(502),
         };
