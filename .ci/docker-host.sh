@@ -17,9 +17,10 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 
-# Packages: the engine, the base-image builder and the wrapper's interpreter.
+# Packages: the engine, compose v1 for running a stack on the host (the e2e
+# suite does), the base-image builder and the wrapper's interpreter.
 missing=()
-for package in docker.io debootstrap python3 curl; do
+for package in docker.io docker-compose debootstrap python3 curl; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

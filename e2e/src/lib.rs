@@ -1,1 +1,79 @@
-//! Shared helpers of the end-to-end tests.
+//! Shared parts of the end-to-end tests: running `cargo xtask`, the targets a
+//! suite runs against, and the suite itself (`cases`).
+
+pub mod cases;
+
+use std::net::SocketAddr;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+
+/// Tag of the bundle the e2e tests build, apart from a user's `esb-bundle:latest`.
+pub const BUNDLE_TAG: &str = "esb-bundle:e2e";
+
+pub fn root() -> Utf8PathBuf {
+    xtask::project::root()
+}
+
+pub fn cert_dir() -> Utf8PathBuf {
+    root().join(".esb/certs")
+}
+
+/// Runs `cargo xtask ARGS` from the repository root, as a user would; its
+/// progress goes straight to the test's stderr.
+pub fn run_xtask(args: &[&str]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    eprintln!("[e2e] cargo xtask {}", args.join(" "));
+    let status = Command::new(cargo)
+        .current_dir(root())
+        .args(["run", "--quiet", "--package", "xtask", "--"])
+        .args(args)
+        .env("CERT_DIR", cert_dir())
+        .status()
+        .context("cannot run cargo")?;
+    if !status.success() {
+        bail!("`cargo xtask {}` failed with {status}", args.join(" "));
+    }
+    Ok(())
+}
+
+/// Builds the fixture bundle once per test binary; later calls reuse it.
+pub fn ensure_bundle() -> Result<()> {
+    static BUILT: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut built = BUILT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if !*built {
+        run_xtask(&["bundle", "--tag", BUNDLE_TAG])?;
+        *built = true;
+    }
+    Ok(())
+}
+
+/// Where a suite sends its requests: a gateway address and the certificates
+/// the stack was built with.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub name: String,
+    pub gateway: SocketAddr,
+    pub cert_dir: Utf8PathBuf,
+}
+
+impl Target {
+    pub fn ca_cert(&self) -> Utf8PathBuf {
+        self.cert_dir.join("rootCA.crt")
+    }
+
+    pub fn client_identity(&self) -> (Utf8PathBuf, Utf8PathBuf) {
+        (self.cert_dir.join("client.crt"), self.cert_dir.join("client.key"))
+    }
+}
+
+/// Returns a TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("cannot bind 127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+pub fn utf8(path: &std::path::Path) -> &Utf8Path {
+    Utf8Path::from_path(path).expect("temporary paths are UTF-8")
+}
