@@ -25,7 +25,7 @@ pub const KIND_LABEL: &str = "com.esb.kind";
 /// Python 3.11 whichever of these a template names.
 const OFFLINE_PYTHON_RUNTIMES: &[&str] = &["python3.9", "python3.10", "python3.11", "python3.12", "python3.13"];
 
-/// How one function image is built.
+/// The tag and build recipe of one function image.
 #[derive(Debug, Clone, Serialize)]
 pub struct FunctionBuild {
     pub function: FunctionSpec,

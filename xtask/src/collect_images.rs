@@ -27,7 +27,7 @@ pub fn compose_variables(python_base: &str) -> BTreeMap<String, String> {
 pub async fn run(args: &CollectImagesArgs) -> Result<()> {
     let docker = engine::connect().await?;
     let out_dir = project::absolute(&args.out_dir)?;
-    let bases = base_images::planned(&crate::flags::BaseRecipeArgs { mirror: None, suite: "bookworm".to_owned() })?;
+    let bases = base_images::planned(&args.recipe)?;
     let compose = compose::load(&project::absolute(&args.compose_file)?, &compose_variables(&bases.python))?;
     let functions: FunctionsManifest = manifest::read_json(&out_dir.join(FUNCTIONS_MANIFEST))
         .context("run `cargo xtask build-functions` first: collect-images takes the function images from its manifest")?;
@@ -36,8 +36,8 @@ pub async fn run(args: &CollectImagesArgs) -> Result<()> {
     Ok(())
 }
 
-/// The images to save, each once, with every place that names it.
-pub fn wanted_images(compose: &ComposeFile, functions: &FunctionsManifest, extras: &[String]) -> Vec<(String, Vec<ImageSource>)> {
+/// Returns the images to save, each once, with every place that names it.
+pub fn required_images(compose: &ComposeFile, functions: &FunctionsManifest, extras: &[String]) -> Vec<(String, Vec<ImageSource>)> {
     let mut order: Vec<String> = Vec::new();
     let mut sources: HashMap<String, Vec<ImageSource>> = HashMap::new();
     let mut add = |reference: &str, source: ImageSource| {
@@ -76,10 +76,10 @@ pub async fn collect(
         }
     }
 
-    let wanted = wanted_images(compose, functions, extras);
+    let required = required_images(compose, functions, extras);
     let mut missing = Vec::new();
     let mut images = Vec::new();
-    for (reference, sources) in &wanted {
+    for (reference, sources) in &required {
         match engine::image_id(docker, reference).await? {
             Some(id) => {
                 let size = engine::image_size(docker, reference).await?;
@@ -163,7 +163,7 @@ mod tests {
     }
 
     #[test]
-    fn wanted_images_once_with_all_sources() {
+    fn required_images_once_with_all_sources() {
         let compose = compose::parse(
             Utf8Path::new("compose.yaml"),
             "services:\n  gateway:\n    image: gw:1\n  worker:\n    image: shared:1\n",
@@ -171,11 +171,11 @@ mod tests {
         )
         .unwrap();
         let functions = FunctionsManifest { functions: vec![function("Echo", "fn/echo:1"), function("Other", "shared:1")] };
-        let wanted = wanted_images(&compose, &functions, &["extra:1".to_owned(), "gw:1".to_owned()]);
+        let required = required_images(&compose, &functions, &["extra:1".to_owned(), "gw:1".to_owned()]);
 
-        let references: Vec<&str> = wanted.iter().map(|(reference, _)| reference.as_str()).collect();
+        let references: Vec<&str> = required.iter().map(|(reference, _)| reference.as_str()).collect();
         assert_eq!(references, ["gw:1", "shared:1", "fn/echo:1", "extra:1"]);
-        assert_eq!(wanted[0].1, [ImageSource::Service("gateway".into()), ImageSource::Extra("gw:1".into())]);
-        assert_eq!(wanted[1].1, [ImageSource::Service("worker".into()), ImageSource::Function("Other".into())]);
+        assert_eq!(required[0].1, [ImageSource::Service("gateway".into()), ImageSource::Extra("gw:1".into())]);
+        assert_eq!(required[1].1, [ImageSource::Service("worker".into()), ImageSource::Function("Other".into())]);
     }
 }

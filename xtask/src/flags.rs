@@ -112,6 +112,8 @@ pub struct BuildFunctionsArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct CollectImagesArgs {
+    #[command(flatten)]
+    pub recipe: BaseRecipeArgs,
     /// The stack's compose file.
     #[arg(long, default_value = "fixtures/stack/compose.yaml")]
     pub compose_file: Utf8PathBuf,

@@ -9,7 +9,7 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("Error: {error:#}");
+            eprintln!("{}", xtask::report::format_error(&error));
             ExitCode::FAILURE
         }
     }

@@ -72,3 +72,52 @@ pub fn format_duration(duration: Duration) -> String {
         format!("{}m{:02}s", duration.as_secs() / 60, duration.as_secs() % 60)
     }
 }
+
+/// Formats an error chain for people: `Error: outer: inner: cause`, then every
+/// `hint:` line found anywhere in the chain, so advice stays at the end.
+pub fn format_error(error: &anyhow::Error) -> String {
+    let mut parts = Vec::new();
+    let mut hints = Vec::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        let mut kept = Vec::new();
+        for line in text.lines() {
+            if line.starts_with("hint:") {
+                hints.push(line.to_owned());
+            } else {
+                kept.push(line);
+            }
+        }
+        let kept = kept.join("\n");
+        if !kept.is_empty() && !parts.contains(&kept) {
+            parts.push(kept);
+        }
+    }
+    let mut message = format!("Error: {}", parts.join(": "));
+    for hint in hints {
+        message.push('\n');
+        message.push_str(&hint);
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_error_moves_hints_last() {
+        let error = anyhow::anyhow!("connection refused")
+            .context("no Docker engine answers at unix:///var/run/docker.sock\nhint: run `sudo .ci/docker-host.sh`");
+        assert_eq!(
+            format_error(&error),
+            "Error: no Docker engine answers at unix:///var/run/docker.sock: connection refused\nhint: run `sudo .ci/docker-host.sh`"
+        );
+    }
+
+    #[test]
+    fn format_error_keeps_multiline_details() {
+        let error = anyhow::anyhow!("2 images are not present:\n  `a:1`\n  `b:1`\nhint: build them first");
+        assert_eq!(format_error(&error), "Error: 2 images are not present:\n  `a:1`\n  `b:1`\nhint: build them first");
+    }
+}
