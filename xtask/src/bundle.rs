@@ -48,6 +48,7 @@ pub async fn run(args: &BundleArgs) -> Result<()> {
     let compose_path = project::absolute(&args.compose_file)?;
 
     // Everything that can fail without Docker is checked before any long step.
+    check_cert_owner(&args.cert_owner)?;
     let bases = base_images::planned(&args.recipe)?;
     let compose = compose::load(&compose_path, &collect_images::compose_variables(&bases.python))?;
     let plan = build_functions::plan(&args.template, &bases.python)?;
@@ -215,13 +216,26 @@ async fn build_bundle_image(
     let spec = BuildSpec {
         tag: args.tag.clone(),
         dockerfile: "Dockerfile".to_owned(),
-        build_args: [("ESB_DIND_BASE".to_owned(), dind_base.to_owned())].into(),
+        build_args: [
+            ("ESB_DIND_BASE".to_owned(), dind_base.to_owned()),
+            ("ESB_CERT_OWNER".to_owned(), args.cert_owner.clone()),
+        ]
+        .into(),
         labels: [("com.esb.kind".to_owned(), "bundle".to_owned())].into(),
         target: None,
     };
     let image_id = engine::build_image(docker, &spec, context, &step).await?;
     step.done(format!("built {} ({})", args.tag, short_id(&image_id)));
     Ok(image_id)
+}
+
+/// Accepts `UID:GID` with both parts numeric, as `chown` inside any base takes it.
+fn check_cert_owner(owner: &str) -> Result<()> {
+    let numeric = |part: &str| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_digit());
+    match owner.split_once(':') {
+        Some((uid, gid)) if numeric(uid) && numeric(gid) => Ok(()),
+        _ => bail!("invalid --cert-owner `{owner}`: expected numeric UID:GID such as 1000:1000"),
+    }
 }
 
 fn bytes_entry(path: &str, contents: String) -> ContextEntry {
@@ -306,6 +320,15 @@ mod tests {
         assert_eq!(document.routes[0].function, "EchoFunction");
         assert_eq!(document.routes[0].endpoint, "http://fn-echofunction:8080/2015-03-31/functions/function/invocations");
         assert_eq!(document.routes[0].timeout_seconds, 10);
+    }
+
+    #[test]
+    fn cert_owner_must_be_numeric() {
+        assert!(check_cert_owner("0:0").is_ok());
+        assert!(check_cert_owner("1000:1001").is_ok());
+        assert!(check_cert_owner("app:app").is_err());
+        assert!(check_cert_owner("1000").is_err());
+        assert!(check_cert_owner(":1000").is_err());
     }
 
     #[test]

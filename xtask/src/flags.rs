@@ -146,6 +146,10 @@ pub struct BundleArgs {
     /// Folder of the certificates [default: .esb/certs under the repository root].
     #[arg(long, env = "CERT_DIR")]
     pub cert_dir: Option<Utf8PathBuf>,
+    /// Owner of the certificate files inside the bundle, as numeric UID:GID, for
+    /// services that do not run as root.
+    #[arg(long, default_value = "0:0", value_name = "UID:GID")]
+    pub cert_owner: String,
     /// Base image of the bundle [default: the offline DinD base that `base-images` builds].
     #[arg(long)]
     pub dind_base: Option<String>,
