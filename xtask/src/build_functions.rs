@@ -189,11 +189,35 @@ fn add_code(files: &mut Vec<ContextFile>, prefix: &str, source: &CodeSource, han
             files.push(ContextFile { path: format!("{prefix}/{module}.py"), contents: code.clone().into_bytes(), mode: 0o644 });
             Ok(())
         }
-        CodeSource::Archive(path) => {
-            // FIXME: .zip and .jar CodeUri archives are not unpacked yet; unzip the archive into a folder and point CodeUri at it.
-            bail!("CodeUri archive {path} is not supported yet\nhint: unzip it into a folder and set CodeUri to that folder")
-        }
+        CodeSource::Archive(path) => add_archive(files, prefix, path),
     }
+}
+
+/// Adds the files of a `.zip` or `.jar` archive, as Lambda unpacks it into
+/// the task root. Entries whose names would leave the folder are rejected.
+fn add_archive(files: &mut Vec<ContextFile>, prefix: &str, path: &Utf8Path) -> Result<()> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open code archive {path}"))?;
+    let mut archive = zip::ZipArchive::new(file).with_context(|| format!("{path} is not a valid zip archive"))?;
+    let before = files.len();
+    for index in 0..archive.len() {
+        let mut entry = archive.by_index(index).with_context(|| format!("cannot read entry {index} of {path}"))?;
+        if entry.is_dir() {
+            continue;
+        }
+        let Some(name) = entry.enclosed_name() else {
+            bail!("{path}: entry `{}` points outside the archive's folder", entry.name());
+        };
+        let name = Utf8PathBuf::from_path_buf(name).map_err(|name| anyhow::anyhow!("{path}: entry {} is not UTF-8", name.display()))?;
+        let mode = if entry.unix_mode().is_some_and(|mode| mode & 0o111 != 0) { 0o755 } else { 0o644 };
+        let mut contents = Vec::with_capacity(entry.size() as usize);
+        entry.read_to_end(&mut contents).with_context(|| format!("cannot unpack {name} from {path}"))?;
+        files.push(ContextFile { path: format!("{prefix}/{name}"), contents, mode });
+    }
+    if files.len() == before {
+        bail!("code archive {path} has no files");
+    }
+    Ok(())
 }
 
 fn collect_files(root: &Utf8Path, dir: &Utf8Path, prefix: &str, files: &mut Vec<ContextFile>) -> Result<()> {
@@ -377,6 +401,39 @@ mod tests {
     fn parse_pairs_rejects_missing_equals() {
         let error = parse_pairs(&["Stage".to_owned()], "--parameter-overrides").unwrap_err().to_string();
         assert!(error.contains("`Stage` is not KEY=VALUE"), "{error}");
+    }
+
+    #[test]
+    fn archive_files_unpacked_under_prefix() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = Utf8PathBuf::from_path_buf(dir.path().join("code.zip")).unwrap();
+        let mut writer = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+        writer.add_directory("pkg/", options).unwrap();
+        writer.start_file("app.py", options).unwrap();
+        writer.write_all(b"def handler(event, context):\n    return event\n").unwrap();
+        writer.start_file("pkg/util.py", options.unix_permissions(0o755)).unwrap();
+        writer.write_all(b"X = 1\n").unwrap();
+        writer.finish().unwrap();
+
+        let mut files = Vec::new();
+        add_code(&mut files, "code", &CodeSource::Archive(path), None).unwrap();
+        let paths: Vec<&str> = files.iter().map(|file| file.path.as_str()).collect();
+        assert_eq!(paths, ["code/app.py", "code/pkg/util.py"]);
+        assert_eq!(files[0].contents, b"def handler(event, context):\n    return event\n");
+        assert_eq!(files[0].mode, 0o644);
+        assert_eq!(files[1].mode, 0o755);
+    }
+
+    #[test]
+    fn archive_not_zip_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Utf8PathBuf::from_path_buf(dir.path().join("code.zip")).unwrap();
+        std::fs::write(&path, b"not a zip").unwrap();
+        let error = add_code(&mut Vec::new(), "code", &CodeSource::Archive(path.clone()), None).unwrap_err().to_string();
+        assert!(error.contains("is not a valid zip archive"), "{error}");
+        assert!(error.contains(path.as_str()), "{error}");
     }
 
     #[test]
