@@ -165,7 +165,7 @@ fn check_debootstrap() -> Result<()> {
         .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join("debootstrap").is_file()))
         .unwrap_or(false);
     if !found {
-        bail!("debootstrap is not installed; it makes the offline base images\nhint: run `sudo .ci/docker-host.sh`, or `apt-get install debootstrap`");
+        bail!("debootstrap is not installed; it makes the offline base images\nhint: run `bash .ci/docker-host.sh` as root, or `apt-get install debootstrap`");
     }
     if !nix_is_root() {
         bail!("debootstrap must run as root to make the base images\nhint: run `cargo xtask base-images` as root once; later runs reuse the images");

@@ -54,14 +54,16 @@ pub async fn run(args: &BundleArgs) -> Result<()> {
     let plan = build_functions::plan(&args.template, &bases.python)?;
     let docker = engine::connect().await?;
 
-    let service_names: Vec<String> = compose.services.iter().map(|service| service.name.clone()).collect();
-    certs::ensure(&cert_dir, &service_names)?;
     let built_bases = base_images::ensure(&docker, &args.recipe, false).await?;
     let dind_base = args.dind_base.clone().unwrap_or(built_bases.dind);
     let functions = build_functions::build(&docker, &plan, &out_dir, args.jobs).await?;
     let bundle = collect_images::collect(&docker, &compose, &functions, &args.extra_images, &out_dir).await?;
 
     let stack = stack_files(&compose, &functions)?;
+
+    // Certificates last: a run that fails earlier leaves the certificate folder as it was.
+    let service_names: Vec<String> = compose.services.iter().map(|service| service.name.clone()).collect();
+    certs::ensure(&cert_dir, &service_names)?;
     let image_id = build_bundle_image(&docker, args, &dind_base, &cert_dir, &out_dir, &stack, &functions, &bundle).await?;
     let size = engine::image_size(&docker, &args.tag).await?;
 

@@ -90,8 +90,8 @@ pub async fn collect(
     }
     if !missing.is_empty() {
         bail!(
-            "collect-images: {} images are not present:\n{}\nhint: build them first (`cargo xtask build-functions` for functions), or load them with `docker load`; nothing can be pulled on an offline host",
-            missing.len(),
+            "collect-images: {} not present:\n{}\nhint: build them first (`cargo xtask build-functions` for functions), or load them with `docker load`; nothing can be pulled on an offline host",
+            if missing.len() == 1 { "1 image is".to_owned() } else { format!("{} images are", missing.len()) },
             missing.join("\n")
         );
     }
@@ -124,6 +124,9 @@ fn describe_sources(sources: &[ImageSource], compose_path: &Utf8Path) -> String 
 }
 
 async fn build_service(docker: &Docker, name: &str, image: &str, build: &ServiceBuild) -> Result<()> {
+    if !build.context.exists() {
+        bail!("service `{name}`: build context {} not found\nhint: a relative `build.context` is resolved against the compose file's folder", build.context);
+    }
     if !build.context.is_dir() {
         bail!("service `{name}`: build context {} is not a folder", build.context);
     }

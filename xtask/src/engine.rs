@@ -26,8 +26,12 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(3600);
 /// negotiates the API version so that older engines (Debian's 20.10 speaks
 /// API 1.41) accept our requests.
 pub async fn connect() -> Result<Docker> {
-    let endpoint = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_owned());
-    let hint = "hint: start the engine with `sudo .ci/docker-host.sh`, or point DOCKER_HOST at a running one";
+    let docker_host = std::env::var("DOCKER_HOST").ok().filter(|host| !host.is_empty());
+    let endpoint = docker_host.clone().unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned());
+    let hint = match docker_host {
+        Some(_) => "hint: check that DOCKER_HOST names a running engine, or unset it to use /var/run/docker.sock",
+        None => "hint: start the engine with `bash .ci/docker-host.sh` as root, or set DOCKER_HOST to a running one",
+    };
 
     let docker = Docker::connect_with_defaults()
         .with_context(|| format!("cannot use the Docker engine at {endpoint}\n{hint}"))?

@@ -108,10 +108,10 @@ mod tests {
     #[test]
     fn format_error_moves_hints_last() {
         let error = anyhow::anyhow!("connection refused")
-            .context("no Docker engine answers at unix:///var/run/docker.sock\nhint: run `sudo .ci/docker-host.sh`");
+            .context("no Docker engine answers at unix:///var/run/docker.sock\nhint: run `bash .ci/docker-host.sh` as root");
         assert_eq!(
             format_error(&error),
-            "Error: no Docker engine answers at unix:///var/run/docker.sock: connection refused\nhint: run `sudo .ci/docker-host.sh`"
+            "Error: no Docker engine answers at unix:///var/run/docker.sock: connection refused\nhint: run `bash .ci/docker-host.sh` as root"
         );
     }
 

@@ -122,7 +122,7 @@ pub async fn start(docker: &Docker, image: &str, container: &str) -> Result<Runn
     docker
         .start_container(container, None::<bollard::query_parameters::StartContainerOptions>)
         .await
-        .with_context(|| format!("cannot start container {container}\nhint: the bundle needs --privileged; run `sudo .ci/docker-host.sh` on hosts whose capability bounding set is partial"))?;
+        .with_context(|| format!("cannot start container {container}\nhint: the bundle needs --privileged; run `bash .ci/docker-host.sh` as root on hosts whose capability bounding set is partial"))?;
 
     let inspect = docker.inspect_container(container, None).await?;
     let port = inspect
