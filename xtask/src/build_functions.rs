@@ -21,6 +21,11 @@ use crate::{project, report};
 /// Label every function image carries, so operators can find them.
 pub const KIND_LABEL: &str = "com.esb.kind";
 
+/// Label with the ID of the base image a function image was built on. The tag
+/// covers the base's reference only, so a base rebuilt under the same
+/// reference is noticed through this label.
+const BASE_ID_LABEL: &str = "com.esb.base-image-id";
+
 /// The Python runtimes the offline base serves. Its interpreter is Debian's
 /// Python 3.11 whichever of these a template names.
 const OFFLINE_PYTHON_RUNTIMES: &[&str] = &["python3.9", "python3.10", "python3.11", "python3.12", "python3.13"];
@@ -86,7 +91,12 @@ pub async fn run(args: &BuildFunctionsArgs) -> Result<()> {
 pub fn plan(args: &TemplateArgs, python_base: &str) -> Result<BuildPlan> {
     let templates: Vec<Utf8PathBuf> = args.templates.iter().map(|path| project::absolute(path)).collect::<Result<_>>()?;
     let overrides = parse_pairs(&args.parameter_overrides, "--parameter-overrides")?;
-    let base_table = base_image_table(python_base, &parse_pairs(&args.base_images, "--base-image")?);
+    let mut base_overrides = match &args.base_image_file {
+        Some(path) => read_base_image_file(&project::absolute(path)?)?,
+        None => BTreeMap::new(),
+    };
+    base_overrides.extend(parse_pairs(&args.base_images, "--base-image")?);
+    let base_table = base_image_table(python_base, &base_overrides);
     let template = sam::load(&templates, &overrides)?;
 
     let mut builds = Vec::new();
@@ -284,9 +294,13 @@ fn hash_file(hasher: &mut Sha256, path: &str, mode: u32, contents: &[u8]) {
 /// Builds the images of `plan` that are not present yet, at most `jobs` at a
 /// time, and writes the functions manifest into `out_dir`.
 pub async fn build(docker: &Docker, plan: &BuildPlan, out_dir: &Utf8Path, jobs: usize) -> Result<FunctionsManifest> {
+    let base_ids = resolve_base_images(docker, &plan.builds).await?;
     let step = report::Step::start("build-functions", format!("{} functions", plan.builds.len()));
     let results: Vec<(String, bool)> = futures_util::stream::iter(plan.builds.iter())
-        .map(|build| build_one(docker, build))
+        .map(|build| {
+            let base_id = build.base_image.as_ref().and_then(|base| base_ids.get(base)).cloned();
+            build_one(docker, build, base_id)
+        })
         .buffered(jobs.max(1))
         .try_collect()
         .await?;
@@ -322,13 +336,45 @@ fn function_image(build: &FunctionBuild, image_id: &str) -> FunctionImage {
     }
 }
 
-/// Builds one function image unless its tag exists; returns its ID and whether it was built.
-async fn build_one(docker: &Docker, build: &FunctionBuild) -> Result<(String, bool)> {
-    if let Some(id) = engine::image_id(docker, &build.tag).await? {
-        return Ok((id, false));
+/// Returns the image ID of every base image the builds use; fails listing
+/// every missing base image with the functions that need it.
+async fn resolve_base_images(docker: &Docker, builds: &[FunctionBuild]) -> Result<HashMap<String, String>> {
+    let mut users: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for build in builds {
+        if let Some(base) = &build.base_image {
+            users.entry(base).or_default().push(&build.function.logical_id);
+        }
+    }
+    let mut ids = HashMap::new();
+    let mut missing = Vec::new();
+    for (base, functions) in users {
+        match engine::image_id(docker, base).await? {
+            Some(id) => {
+                ids.insert(base.to_owned(), id);
+            }
+            None => missing.push(format!("  `{base}` for {}", functions.join(", "))),
+        }
+    }
+    if !missing.is_empty() {
+        bail!(
+            "base images not present:\n{}\nhint: load them with `docker load`, or map the runtime to a present image with --base-image RUNTIME=IMAGE",
+            missing.join("\n")
+        );
+    }
+    Ok(ids)
+}
+
+/// Builds one function image unless an image with its tag exists on the same
+/// base image; returns its ID and whether it was built.
+async fn build_one(docker: &Docker, build: &FunctionBuild, base_id: Option<String>) -> Result<(String, bool)> {
+    if let Some((id, labels)) = engine::image_labels(docker, &build.tag).await? {
+        if labels.get(BASE_ID_LABEL) == base_id.as_ref() {
+            return Ok((id, false));
+        }
+        report::line("build-functions", format!("{}: base image changed, rebuilding", build.function.logical_id));
     }
     let function = &build.function;
-    let labels: HashMap<String, String> = [
+    let mut labels: HashMap<String, String> = [
         (KIND_LABEL, "function".to_owned()),
         ("com.esb.function", function.logical_id.clone()),
         ("com.esb.function-name", function.name.clone()),
@@ -337,6 +383,9 @@ async fn build_one(docker: &Docker, build: &FunctionBuild) -> Result<(String, bo
     .into_iter()
     .map(|(key, value)| (key.to_owned(), value))
     .collect();
+    if let Some(base_id) = base_id {
+        labels.insert(BASE_ID_LABEL.to_owned(), base_id);
+    }
 
     let step = report::Step::start("build-functions", format!("building {} as {}", function.logical_id, build.tag));
     let (spec, context) = match &build.recipe {
@@ -373,6 +422,29 @@ async fn build_one(docker: &Docker, build: &FunctionBuild) -> Result<(String, bo
     Ok((image_id, true))
 }
 
+/// Reads a base image table file: `RUNTIME=IMAGE` lines, blank lines and `#` comments.
+pub fn read_base_image_file(path: &Utf8Path) -> Result<BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read base image file {path}"))?;
+    parse_base_image_table(&text).with_context(|| format!("invalid base image file {path}"))
+}
+
+fn parse_base_image_table(text: &str) -> Result<BTreeMap<String, String>> {
+    let mut table = BTreeMap::new();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        match line.split_once('=') {
+            Some((runtime, image)) if !runtime.trim().is_empty() && !image.trim().is_empty() => {
+                table.insert(runtime.trim().to_owned(), image.trim().to_owned());
+            }
+            _ => bail!("line {}: expected RUNTIME=IMAGE, found `{line}`", index + 1),
+        }
+    }
+    Ok(table)
+}
+
 /// Parses repeated `KEY=VALUE` options into a map.
 pub fn parse_pairs(pairs: &[String], option: &str) -> Result<BTreeMap<String, String>> {
     pairs
@@ -395,6 +467,17 @@ mod tests {
         assert_eq!(table["python3.12"], "esb-base/python:3.11-abc");
         assert_eq!(table["python3.11"], "public.ecr.aws/lambda/python:3.11");
         assert_eq!(table["nodejs20.x"], "node:20");
+    }
+
+    #[test]
+    fn base_image_file_lines() {
+        let table = parse_base_image_table("# site registry\npython3.12 = registry.local/lambda/python:3.12\n\nnodejs20.x=registry.local/node:20 # LTS\n").unwrap();
+        assert_eq!(table.len(), 2);
+        assert_eq!(table["python3.12"], "registry.local/lambda/python:3.12");
+        assert_eq!(table["nodejs20.x"], "registry.local/node:20");
+
+        let error = parse_base_image_table("python3.12\n").unwrap_err().to_string();
+        assert!(error.contains("line 1: expected RUNTIME=IMAGE"), "{error}");
     }
 
     #[test]

@@ -53,6 +53,18 @@ pub async fn image_id(docker: &Docker, reference: &str) -> Result<Option<String>
     }
 }
 
+/// Returns the image ID and labels of `reference`, or `None` when the engine has no such image.
+pub async fn image_labels(docker: &Docker, reference: &str) -> Result<Option<(String, HashMap<String, String>)>> {
+    match docker.inspect_image(reference).await {
+        Ok(image) => {
+            let labels = image.config.and_then(|config| config.labels).unwrap_or_default();
+            Ok(Some((image.id.unwrap_or_default(), labels)))
+        }
+        Err(DockerError::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
+        Err(error) => Err(error).with_context(|| format!("cannot inspect image `{reference}`")),
+    }
+}
+
 /// Returns the size in bytes of an image the engine has.
 pub async fn image_size(docker: &Docker, reference: &str) -> Result<u64> {
     let image = docker

@@ -91,6 +91,9 @@ pub struct TemplateArgs {
     /// Base image for a runtime, as RUNTIME=IMAGE; repeatable. Overrides the built-in table.
     #[arg(long = "base-image", value_name = "RUNTIME=IMAGE")]
     pub base_images: Vec<String>,
+    /// File of base images, one RUNTIME=IMAGE per line (`#` starts a comment); --base-image entries win over it.
+    #[arg(long, value_name = "FILE")]
+    pub base_image_file: Option<Utf8PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
