@@ -38,6 +38,21 @@ pub fn run_xtask(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// Runs `cargo xtask ARGS` and returns its exit status and standard error,
+/// for tests of how failures read.
+pub fn run_xtask_capturing(args: &[&str], envs: &[(&str, &str)]) -> Result<(std::process::ExitStatus, String)> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = Command::new(cargo)
+        .current_dir(root())
+        .args(["run", "--quiet", "--package", "xtask", "--"])
+        .args(args)
+        .env("CERT_DIR", cert_dir())
+        .envs(envs.iter().copied())
+        .output()
+        .context("cannot run cargo")?;
+    Ok((output.status, String::from_utf8_lossy(&output.stderr).into_owned()))
+}
+
 /// Builds the fixture bundle once per test binary; later calls reuse it.
 pub fn ensure_bundle() -> Result<()> {
     static BUILT: std::sync::Mutex<bool> = std::sync::Mutex::new(false);

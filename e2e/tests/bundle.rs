@@ -33,3 +33,34 @@ fn cases_pass_against_bundle() {
         result.expect("cases against the bundle");
     });
 }
+
+#[test]
+fn bundle_stops_cleanly_on_sigterm() {
+    ensure_bundle().expect("cargo xtask bundle");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let docker = xtask::engine::connect().await.expect("Docker engine");
+        let container = format!("esb-e2e-stop-{}", std::process::id());
+        let result = async {
+            xtask::smoke::start(&docker, BUNDLE_TAG, &container).await?;
+            let step = xtask::report::Step::start("e2e", format!("booting {BUNDLE_TAG} as {container}"));
+            xtask::smoke::wait_healthy(&docker, &container, Duration::from_secs(600), &step).await?;
+            step.done("healthy");
+
+            let started = std::time::Instant::now();
+            let options = bollard::query_parameters::StopContainerOptionsBuilder::default().t(60).build();
+            docker.stop_container(&container, Some(options)).await?;
+            let stop_time = started.elapsed();
+            let state = docker.inspect_container(&container, None).await?.state.unwrap_or_default();
+            let log = xtask::smoke::container_log_tail(&docker, &container).await;
+            anyhow::ensure!(state.exit_code == Some(0), "exit code {:?} after SIGTERM\n{log}", state.exit_code);
+            anyhow::ensure!(stop_time < Duration::from_secs(60), "stop took {stop_time:?}, so dockerd was killed, not stopped\n{log}");
+            anyhow::ensure!(log.contains("stopping: services first, then dockerd"), "no orderly stop in the log\n{log}");
+            anyhow::ensure!(log.contains("[esb] stopped"), "the entrypoint did not finish its stop\n{log}");
+            Ok(())
+        }
+        .await;
+        xtask::smoke::remove_container(&docker, &container).await;
+        result.expect("bundle stops on SIGTERM");
+    });
+}

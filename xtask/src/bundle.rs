@@ -53,6 +53,7 @@ pub async fn run(args: &BundleArgs) -> Result<()> {
     let compose = compose::load(&compose_path, &collect_images::compose_variables(&bases.python))?;
     let plan = build_functions::plan(&args.template, &bases.python)?;
     let docker = engine::connect().await?;
+    collect_images::check_prebuilt_present(&docker, &compose, &args.extra_images).await?;
 
     let built_bases = base_images::ensure(&docker, &args.recipe, false).await?;
     let dind_base = args.dind_base.clone().unwrap_or(built_bases.dind);

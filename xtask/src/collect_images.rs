@@ -61,6 +61,34 @@ pub fn required_images(compose: &ComposeFile, functions: &FunctionsManifest, ext
     }).collect()
 }
 
+/// Fails, listing all of them, when images that nothing here builds (services
+/// without `build`, extras) are missing; run before any long step.
+pub async fn check_prebuilt_present(docker: &Docker, compose: &ComposeFile, extras: &[String]) -> Result<()> {
+    let mut missing = Vec::new();
+    for service in compose.services.iter().filter(|service| service.build.is_none()) {
+        if engine::image_id(docker, &service.image).await?.is_none() {
+            missing.push(format!("  `{}` named by service `{}` in {}", service.image, service.name, compose.path));
+        }
+    }
+    for extra in extras {
+        if engine::image_id(docker, extra).await?.is_none() {
+            missing.push(format!("  `{extra}` named by --extra-image"));
+        }
+    }
+    report_missing(&missing)
+}
+
+fn report_missing(missing: &[String]) -> Result<()> {
+    if missing.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "collect-images: {} not present:\n{}\nhint: build them first (`cargo xtask build-functions` for functions), or load them with `docker load`; nothing can be pulled on an offline host",
+        if missing.len() == 1 { "1 image is".to_owned() } else { format!("{} images are", missing.len()) },
+        missing.join("\n")
+    )
+}
+
 /// Builds the compose services that declare `build`, checks that every other
 /// image is present (reporting all missing ones at once), then exports them.
 pub async fn collect(
@@ -88,13 +116,7 @@ pub async fn collect(
             None => missing.push(format!("  `{reference}` named by {}", describe_sources(sources, &compose.path))),
         }
     }
-    if !missing.is_empty() {
-        bail!(
-            "collect-images: {} not present:\n{}\nhint: build them first (`cargo xtask build-functions` for functions), or load them with `docker load`; nothing can be pulled on an offline host",
-            if missing.len() == 1 { "1 image is".to_owned() } else { format!("{} images are", missing.len()) },
-            missing.join("\n")
-        );
-    }
+    report_missing(&missing)?;
 
     std::fs::create_dir_all(out_dir).with_context(|| format!("cannot create {out_dir}"))?;
     let total: u64 = images.iter().map(|image| image.size).sum();
