@@ -174,7 +174,10 @@ fn plan_function(function: &FunctionSpec, base_table: &BTreeMap<String, String>)
             (base, recipe)
         }
     };
-    let tag = format!("esb-fn/{}:{}", service.trim_start_matches("fn-"), content_hash(&recipe, base_image.as_deref())?);
+    // The labels are part of the image too, so what they name is hashed with the content.
+    let identity = [function.logical_id.as_str(), function.name.as_str(), function.template.as_str()];
+    let hash = content_hash(&recipe, base_image.as_deref(), &identity)?;
+    let tag = format!("esb-fn/{}:{hash}", service.trim_start_matches("fn-"));
     Ok(FunctionBuild { function: function.clone(), service, tag, base_image, recipe })
 }
 
@@ -255,13 +258,15 @@ fn collect_files(root: &Utf8Path, dir: &Utf8Path, prefix: &str, files: &mut Vec<
     Ok(())
 }
 
-/// Hashes everything that makes an image: the base reference, the generated
-/// Dockerfile and every context file, or the user's context folder and build
-/// arguments. Returns the first 16 hex digits.
-fn content_hash(recipe: &BuildRecipe, base_image: Option<&str>) -> Result<String> {
+/// Hashes everything that makes an image: the base reference, the values of
+/// its labels, the generated Dockerfile and every context file, or the user's
+/// context folder and build arguments. Returns the first 16 hex digits.
+fn content_hash(recipe: &BuildRecipe, base_image: Option<&str>, identity: &[&str]) -> Result<String> {
     let mut hasher = Sha256::new();
-    hasher.update(base_image.unwrap_or("").as_bytes());
-    hasher.update([0]);
+    for part in std::iter::once(base_image.unwrap_or("")).chain(identity.iter().copied()) {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
     match recipe {
         BuildRecipe::Generated { dockerfile, files } => {
             hasher.update(dockerfile.as_bytes());
@@ -517,6 +522,92 @@ mod tests {
         let error = add_code(&mut Vec::new(), "code", &CodeSource::Archive(path.clone()), None).unwrap_err().to_string();
         assert!(error.contains("is not a valid zip archive"), "{error}");
         assert!(error.contains(path.as_str()), "{error}");
+    }
+
+    fn zip_function(code_dir: &Utf8Path, layer_dir: &Utf8Path) -> FunctionSpec {
+        FunctionSpec {
+            logical_id: "EchoFunction".to_owned(),
+            name: "echo".to_owned(),
+            template: Utf8PathBuf::from("/stack/template.yaml"),
+            package: Package::Zip {
+                runtime: "python3.11".to_owned(),
+                handler: "app.handler".to_owned(),
+                code: CodeSource::Directory(code_dir.to_owned()),
+                layers: vec![sam::LayerSpec { logical_id: "Shared".to_owned(), content: CodeSource::Directory(layer_dir.to_owned()) }],
+            },
+            architecture: "x86_64".to_owned(),
+            environment: BTreeMap::new(),
+            timeout_seconds: 3,
+            memory_mb: 128,
+            routes: Vec::new(),
+            expected_status: None,
+        }
+    }
+
+    fn planned_tag(function: &FunctionSpec, base: &str) -> String {
+        let table = base_image_table(base, &BTreeMap::new());
+        match plan_function(function, &table) {
+            Ok(build) => build.tag,
+            Err(_) => panic!("planning failed"),
+        }
+    }
+
+    #[test]
+    fn tag_follows_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Utf8Path::from_path(dir.path()).unwrap();
+        std::fs::create_dir_all(root.join("code")).unwrap();
+        std::fs::create_dir_all(root.join("layer/python")).unwrap();
+        std::fs::write(root.join("code/app.py"), "def handler(e, c): return 1\n").unwrap();
+        std::fs::write(root.join("layer/python/shared.py"), "X = 1\n").unwrap();
+        let function = zip_function(&root.join("code"), &root.join("layer"));
+
+        let first = planned_tag(&function, "base:1");
+        assert!(first.starts_with("esb-fn/echofunction:"), "{first}");
+        assert_eq!(planned_tag(&function, "base:1"), first, "same inputs, same tag");
+        assert_ne!(planned_tag(&function, "base:2"), first, "another base image");
+
+        let mut renamed = function.clone();
+        renamed.name = "echo-prod".to_owned();
+        assert_ne!(planned_tag(&renamed, "base:1"), first, "the function-name label changed");
+
+        std::fs::write(root.join("layer/python/shared.py"), "X = 2\n").unwrap();
+        let layer_changed = planned_tag(&function, "base:1");
+        assert_ne!(layer_changed, first, "layer content changed");
+
+        std::fs::write(root.join("code/app.py"), "def handler(e, c): return 2\n").unwrap();
+        assert_ne!(planned_tag(&function, "base:1"), layer_changed, "code changed");
+    }
+
+    #[test]
+    fn generated_dockerfile_layers_before_code() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Utf8Path::from_path(dir.path()).unwrap();
+        std::fs::create_dir_all(root.join("code")).unwrap();
+        std::fs::create_dir_all(root.join("layer/python")).unwrap();
+        std::fs::write(root.join("code/app.py"), "pass\n").unwrap();
+        std::fs::write(root.join("layer/python/shared.py"), "pass\n").unwrap();
+        let function = zip_function(&root.join("code"), &root.join("layer"));
+        let Ok(build) = plan_function(&function, &base_image_table("base:1", &BTreeMap::new())) else { panic!("planning failed") };
+        let BuildRecipe::Generated { dockerfile, files } = build.recipe else { panic!("expected a generated Dockerfile") };
+
+        assert_eq!(dockerfile, "FROM base:1\nCOPY layers/Shared/ /opt/\nCOPY code/ /var/task/\nCMD [\"app.handler\"]\n");
+        let paths: Vec<&str> = files.iter().map(|file| file.path.as_str()).collect();
+        assert_eq!(paths, ["layers/Shared/python/shared.py", "code/app.py"]);
+    }
+
+    #[test]
+    fn unknown_runtime_has_no_base() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Utf8Path::from_path(dir.path()).unwrap();
+        let mut function = zip_function(root, root);
+        if let Package::Zip { runtime, .. } = &mut function.package {
+            *runtime = "nodejs20.x".to_owned();
+        }
+        match plan_function(&function, &base_image_table("base:1", &BTreeMap::new())) {
+            Err(PlanError::NoBaseImage(runtime)) => assert_eq!(runtime, "nodejs20.x"),
+            _ => panic!("expected a missing base image for nodejs20.x"),
+        }
     }
 
     #[test]

@@ -106,7 +106,7 @@ pub struct BuildFunctionsArgs {
     #[arg(long)]
     pub plan: bool,
     /// Number of function images built at the same time.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 4)]
     pub jobs: usize,
     /// Output folder for the functions manifest.
     #[arg(long, default_value = "target/esb")]
@@ -135,7 +135,7 @@ pub struct BundleArgs {
     #[command(flatten)]
     pub recipe: BaseRecipeArgs,
     /// Number of function images built at the same time.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 4)]
     pub jobs: usize,
     /// The stack's compose file.
     #[arg(long, default_value = "fixtures/stack/compose.yaml")]
