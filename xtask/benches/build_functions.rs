@@ -125,7 +125,7 @@ async fn measure_all(
     python_base: &str,
     own_tags: &mut BTreeSet<String>,
 ) -> Result<Vec<Figure>> {
-    let template_args = TemplateArgs { templates: vec![template.to_owned()], parameter_overrides: Vec::new(), base_images: Vec::new() };
+    let template_args = TemplateArgs { templates: vec![template.to_owned()], parameter_overrides: Vec::new(), base_images: Vec::new(), base_image_file: None };
     let out_dir = work_dir.join("out");
     let mut figures = Vec::new();
 
