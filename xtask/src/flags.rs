@@ -1,8 +1,9 @@
 //! The command-line grammar of `cargo xtask`: every subcommand and flag, with
 //! its help text beside it.
 
-use camino::Utf8PathBuf;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use camino::{Utf8Path, Utf8PathBuf};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 /// ESB bundle tooling: builds a SAM stack into one offline-bootable
 /// Docker-in-Docker image and proves that it boots.
@@ -11,6 +12,59 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Parses the command line. Paths the user gives are relative to the
+    /// current directory; default paths are relative to `root`, so `cargo
+    /// xtask` works from any folder of the repository.
+    pub fn parse_with_root(root: &Utf8Path) -> Cli {
+        let matches = Cli::command().get_matches();
+        Cli::from_matches_with_root(&matches, root).unwrap_or_else(|error| error.exit())
+    }
+
+    fn from_matches_with_root(matches: &ArgMatches, root: &Utf8Path) -> Result<Cli, clap::Error> {
+        let mut cli = Cli::from_arg_matches(matches)?;
+        if let Some((_, sub_matches)) = matches.subcommand() {
+            cli.command.anchor_default_paths(sub_matches, root);
+        }
+        Ok(cli)
+    }
+}
+
+/// Joins `root` to `path` when the user did not give it on the command line.
+fn anchor(path: &mut Utf8PathBuf, matches: &ArgMatches, id: &str, root: &Utf8Path) {
+    if matches.value_source(id) == Some(ValueSource::DefaultValue) {
+        *path = root.join(&*path);
+    }
+}
+
+impl Command {
+    fn anchor_default_paths(&mut self, matches: &ArgMatches, root: &Utf8Path) {
+        let anchor_templates = |template: &mut TemplateArgs| {
+            if matches.value_source("templates") == Some(ValueSource::DefaultValue) {
+                for path in &mut template.templates {
+                    *path = root.join(&*path);
+                }
+            }
+        };
+        match self {
+            Command::BuildFunctions(args) => {
+                anchor_templates(&mut args.template);
+                anchor(&mut args.out_dir, matches, "out_dir", root);
+            }
+            Command::CollectImages(args) => {
+                anchor(&mut args.compose_file, matches, "compose_file", root);
+                anchor(&mut args.out_dir, matches, "out_dir", root);
+            }
+            Command::Bundle(args) => {
+                anchor_templates(&mut args.template);
+                anchor(&mut args.compose_file, matches, "compose_file", root);
+                anchor(&mut args.out_dir, matches, "out_dir", root);
+            }
+            Command::Certs(_) | Command::BaseImages(_) | Command::Smoke(_) => {}
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -175,4 +229,36 @@ pub struct SmokeArgs {
     /// Print the report as JSON on stdout as well.
     #[arg(long)]
     pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        let matches = Cli::command().try_get_matches_from(args).unwrap();
+        Cli::from_matches_with_root(&matches, Utf8Path::new("/repo")).unwrap()
+    }
+
+    #[test]
+    fn default_paths_anchored_at_root() {
+        let Command::Bundle(args) = parse(&["xtask", "bundle"]).command else { panic!("expected bundle") };
+        assert_eq!(args.template.templates, [Utf8PathBuf::from("/repo/fixtures/template.yaml")]);
+        assert_eq!(args.compose_file, "/repo/fixtures/stack/compose.yaml");
+        assert_eq!(args.out_dir, "/repo/target/esb");
+    }
+
+    #[test]
+    fn given_paths_kept_as_given() {
+        let cli = parse(&["xtask", "bundle", "--template", "my/template.yaml", "--compose-file", "stack.yaml", "--out-dir", "out"]);
+        let Command::Bundle(args) = cli.command else { panic!("expected bundle") };
+        assert_eq!(args.template.templates, [Utf8PathBuf::from("my/template.yaml")]);
+        assert_eq!(args.compose_file, "stack.yaml");
+        assert_eq!(args.out_dir, "out");
+    }
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
 }

@@ -1,11 +1,10 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::Parser;
 use xtask::flags::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_with_root(&xtask::project::root());
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -1,5 +1,5 @@
 //! `cargo xtask smoke`: runs a bundle image as a site would (`docker run
-//! --privileged`), waits until it is healthy, checks what it holds and serves,
+//! --privileged`), waits until it is healthy, checks what it contains and serves,
 //! prints one line per check and removes everything it started.
 
 use std::collections::{BTreeSet, HashMap};
@@ -55,6 +55,7 @@ pub async fn run(args: &SmokeArgs) -> Result<()> {
     }
 
     let key_check = check_no_ca_key_in_layers(&docker, &args.image, &cert_dir.join("rootCA.key")).await?;
+    print_check(&key_check);
     let container = format!("esb-smoke-{}", std::process::id());
     let outcome = tokio::select! {
         outcome = boot_and_check(&docker, args, &container, tls_config) => outcome,
@@ -62,9 +63,8 @@ pub async fn run(args: &SmokeArgs) -> Result<()> {
     };
     remove_container(&docker, &container).await;
 
-    let mut checks = outcome?;
-    report::line("smoke", format!("{} {:<28} {}", if key_check.passed { "PASS" } else { "FAIL" }, key_check.name, key_check.detail));
-    checks.push(key_check);
+    let mut checks = vec![key_check];
+    checks.extend(outcome?);
     let failed = checks.iter().filter(|check| !check.passed).count();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&checks)?);
@@ -93,10 +93,12 @@ async fn boot_and_check(docker: &Docker, args: &SmokeArgs, container: &str, tls_
     checks.push(check_dockerd_sockets(docker, container).await?);
     checks.push(check_health(tls_config.clone(), running.gateway).await);
     checks.extend(check_routes(tls_config, running.gateway, &functions).await);
-    for check in &checks {
-        report::line("smoke", format!("{} {:<28} {}", if check.passed { "PASS" } else { "FAIL" }, check.name, check.detail));
-    }
+    checks.iter().for_each(print_check);
     Ok(checks)
+}
+
+fn print_check(check: &Check) {
+    report::line("smoke", format!("{} {:<28} {}", if check.passed { "PASS" } else { "FAIL" }, check.name, check.detail));
 }
 
 /// Creates and starts a privileged bundle container whose gateway port is
