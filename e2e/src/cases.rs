@@ -176,6 +176,7 @@ async fn layer_module_importable(target: &Target, clients: &Clients) -> Result<(
 async fn image_function_answers(target: &Target, clients: &Clients) -> Result<()> {
     let answer = json(target, clients, "GET", "/image", None, 200).await?;
     ensure!(answer["message"] == "hello from an image function", "image function answer: {answer}");
+    ensure!(answer["handler"] == "configured", "ImageConfig.Command was not applied: {answer}");
     Ok(())
 }
 

@@ -32,7 +32,7 @@ struct BenchArgs {
     #[arg(long, default_value_t = 100)]
     functions: usize,
     /// Number of function images built at the same time, as `build-functions --jobs`.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 4)]
     jobs: usize,
     /// Keep the function images this run built instead of removing them at the end.
     #[arg(long)]

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::base_images::{self, append_bytes, short_id};
 use crate::engine::{self, BuildSpec};
 use crate::flags::{BuildFunctionsArgs, TemplateArgs};
-use crate::manifest::{self, FunctionImage, FunctionsManifest, FUNCTIONS_MANIFEST};
+use crate::manifest::{self, FunctionImage, FunctionsManifest, ImageConfig, FUNCTIONS_MANIFEST};
 use crate::sam::{self, CodeSource, FunctionSpec, Package, TemplatePlan};
 use crate::{project, report};
 
@@ -338,6 +338,18 @@ fn function_image(build: &FunctionBuild, image_id: &str) -> FunctionImage {
         environment: function.environment.clone(),
         routes: function.routes.clone(),
         expected_status: function.expected_status,
+        image_config: match &function.package {
+            Package::Image { command, entry_point, working_directory, .. }
+                if command.is_some() || entry_point.is_some() || working_directory.is_some() =>
+            {
+                Some(ImageConfig {
+                    command: command.clone(),
+                    entry_point: entry_point.clone(),
+                    working_directory: working_directory.clone(),
+                })
+            }
+            _ => None,
+        },
     }
 }
 

@@ -106,6 +106,12 @@ struct FunctionService {
     image: String,
     environment: BTreeMap<String, String>,
     restart: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    command: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entrypoint: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    working_dir: Option<String>,
 }
 
 /// Returns the compose document that runs each function as a container of its image.
@@ -123,7 +129,15 @@ fn functions_compose(functions: &FunctionsManifest) -> ComposeDocument {
             ] {
                 environment.insert(key.to_owned(), value);
             }
-            let service = FunctionService { image: function.image.clone(), environment, restart: "unless-stopped" };
+            let config = function.image_config.clone().unwrap_or_default();
+            let service = FunctionService {
+                image: function.image.clone(),
+                environment,
+                restart: "unless-stopped",
+                command: config.command,
+                entrypoint: config.entry_point,
+                working_dir: config.working_directory,
+            };
             (function.service.clone(), service)
         })
         .collect();
@@ -297,6 +311,7 @@ mod tests {
             environment: [("STAGE".to_owned(), "dev".to_owned())].into(),
             routes: vec![Route { method: "GET".into(), path: "/items/{id}".into(), payload_format: "1.0".into() }],
             expected_status: None,
+            image_config: None,
         }
     }
 
@@ -311,6 +326,25 @@ mod tests {
         assert_eq!(service.environment["AWS_LAMBDA_FUNCTION_NAME"], "echo-dev");
         assert_eq!(service.environment["AWS_LAMBDA_FUNCTION_TIMEOUT"], "10");
         assert_eq!(service.environment["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "256");
+    }
+
+    #[test]
+    fn functions_compose_applies_image_config() {
+        let mut function = echo_function();
+        function.image_config = Some(crate::manifest::ImageConfig {
+            command: Some(vec!["other.handler".to_owned()]),
+            entry_point: None,
+            working_directory: Some("/srv/app".to_owned()),
+        });
+        let document = functions_compose(&FunctionsManifest { functions: vec![function] });
+        let service = &document.services["fn-echofunction"];
+
+        assert_eq!(service.command.as_deref(), Some(&["other.handler".to_owned()][..]));
+        assert_eq!(service.entrypoint, None);
+        assert_eq!(service.working_dir.as_deref(), Some("/srv/app"));
+        let yaml = crate::compose::to_yaml(&document).unwrap();
+        assert!(yaml.contains("working_dir: /srv/app"), "{yaml}");
+        assert!(!yaml.contains("entrypoint"), "{yaml}");
     }
 
     #[test]

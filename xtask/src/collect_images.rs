@@ -184,6 +184,7 @@ mod tests {
             environment: BTreeMap::new(),
             routes: Vec::new(),
             expected_status: None,
+            image_config: None,
         }
     }
 

@@ -36,6 +36,20 @@ pub struct FunctionImage {
     /// is not 200, for fixture functions that fail on purpose.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_status: Option<u16>,
+    /// `ImageConfig` of a `PackageType: Image` function, applied when the function's container starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_config: Option<ImageConfig>,
+}
+
+/// A function's `ImageConfig`: what replaces its image's command, entry point and working directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_point: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_directory: Option<String>,
 }
 
 /// Where an image of the bundle comes from.

@@ -497,6 +497,7 @@ mod tests {
                 Route { method: "GET".into(), path: "/files/{proxy+}".into(), payload_format: "1.0".into() },
             ],
             expected_status: Some(502),
+            image_config: None,
         };
         let probes = route_probes(&FunctionsManifest { functions: vec![function] });
 

@@ -156,7 +156,7 @@ fn fixture_image_function() {
     assert_eq!(tag.as_deref(), Some("v1"));
     assert!(build_args.is_empty());
     assert_eq!(*target, None);
-    assert_eq!(*command, None);
+    assert_eq!(command.as_deref(), Some(&["app.configured_handler".to_owned()][..]));
     assert_eq!(*entry_point, None);
     assert_eq!(*working_directory, None);
 }
