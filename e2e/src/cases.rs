@@ -81,6 +81,8 @@ pub async fn run_all(target: &Target) -> Result<Vec<Outcome>> {
     case!(query_parameters_arrive);
     case!(path_parameters_arrive);
     case!(post_body_arrives);
+    case!(binary_body_arrives_base64);
+    case!(any_method_matches_delete);
     case!(greedy_path_uses_payload_v2);
     case!(layer_module_importable);
     case!(image_function_answers);
@@ -156,6 +158,20 @@ async fn post_body_arrives(target: &Target, clients: &Clients) -> Result<()> {
     ensure!(event["httpMethod"] == "POST", "httpMethod: {}", event["httpMethod"]);
     ensure!(event["body"] == "{\"order\": 7}", "body: {}", event["body"]);
     ensure!(event["isBase64Encoded"] == false, "isBase64Encoded: {}", event["isBase64Encoded"]);
+    Ok(())
+}
+
+async fn binary_body_arrives_base64(target: &Target, clients: &Clients) -> Result<()> {
+    let event = echoed_event(target, clients, "POST", "/echo", Some(&[0xff, 0xfe, 0x00, 0x01])).await?;
+    ensure!(event["isBase64Encoded"] == true, "isBase64Encoded: {}", event["isBase64Encoded"]);
+    ensure!(event["body"] == "//4AAQ==", "body: {}", event["body"]);
+    Ok(())
+}
+
+async fn any_method_matches_delete(target: &Target, clients: &Clients) -> Result<()> {
+    let event = echoed_event(target, clients, "DELETE", "/echo", None).await?;
+    ensure!(event["httpMethod"] == "DELETE", "httpMethod: {}", event["httpMethod"]);
+    ensure!(event["resource"] == "/echo", "resource: {}", event["resource"]);
     Ok(())
 }
 
