@@ -63,8 +63,9 @@ pub async fn run(args: &BundleArgs) -> Result<()> {
     let stack = stack_files(&compose, &functions)?;
 
     // Certificates last: a run that fails earlier leaves the certificate folder as it was.
-    let service_names: Vec<String> = compose.services.iter().map(|service| service.name.clone()).collect();
-    certs::ensure(&cert_dir, &service_names)?;
+    let mut names: Vec<String> = compose.services.iter().map(|service| service.name.clone()).collect();
+    names.extend(args.sans.iter().cloned());
+    certs::ensure(&cert_dir, &names)?;
     let image_id = build_bundle_image(&docker, args, &dind_base, &cert_dir, &out_dir, &stack, &functions, &bundle).await?;
     let size = engine::image_size(&docker, &args.tag).await?;
 

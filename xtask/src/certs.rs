@@ -40,9 +40,15 @@ pub fn run(args: &CertsArgs) -> Result<()> {
     if args.check && args.force_ca {
         bail!("--check and --force-ca cannot be combined\nhint: run --check alone, or --force-ca alone");
     }
+    let mut names = args.sans.clone();
+    let compose_file = project::absolute(&args.compose_file)?;
+    if compose_file.is_file() {
+        let compose = crate::compose::load(&compose_file, &std::env::vars().collect())?;
+        names.extend(compose.services.into_iter().map(|service| service.name));
+    }
     let now = OffsetDateTime::now_utc();
     let request = Request::new(
-        &args.sans,
+        &names,
         args.key_algorithm,
         args.ca_days,
         args.leaf_days,
@@ -57,7 +63,8 @@ pub fn run(args: &CertsArgs) -> Result<()> {
 }
 
 /// Makes sure `dir` holds a valid CA, server and client set whose server
-/// certificate carries `DEFAULT_SANS` and `service_names`; issues what is missing.
+/// certificate carries `DEFAULT_SANS` and `service_names` (service names and
+/// any extra names); issues what is missing.
 pub fn ensure(dir: &Utf8Path, service_names: &[String]) -> Result<()> {
     let now = OffsetDateTime::now_utc();
     let request = Request::new(

@@ -62,7 +62,8 @@ impl Command {
                 anchor(&mut args.compose_file, matches, "compose_file", root);
                 anchor(&mut args.out_dir, matches, "out_dir", root);
             }
-            Command::Certs(_) | Command::BaseImages(_) | Command::Smoke(_) => {}
+            Command::Certs(args) => anchor(&mut args.compose_file, matches, "compose_file", root),
+            Command::BaseImages(_) | Command::Smoke(_) => {}
         }
     }
 }
@@ -88,9 +89,13 @@ pub struct CertsArgs {
     /// Folder for the PEM files [default: .esb/certs under the repository root].
     #[arg(long, env = "CERT_DIR")]
     pub cert_dir: Option<Utf8PathBuf>,
-    /// Extra subject alternative name for the server certificate (DNS name or IP); repeatable.
-    #[arg(long = "san", value_name = "NAME")]
+    /// Extra subject alternative name for the server certificate (DNS name or IP); repeatable,
+    /// or comma-separated in ESB_CERT_SANS.
+    #[arg(long = "san", value_name = "NAME", env = "ESB_CERT_SANS", value_delimiter = ',')]
     pub sans: Vec<String>,
+    /// Compose file whose service names the server certificate carries, when the file exists.
+    #[arg(long, default_value = "fixtures/stack/compose.yaml")]
+    pub compose_file: Utf8PathBuf,
     /// Key algorithm for newly issued keys.
     #[arg(long, value_enum, default_value_t = KeyAlgorithm::EcdsaP256)]
     pub key_algorithm: KeyAlgorithm,
@@ -203,6 +208,10 @@ pub struct BundleArgs {
     /// Folder of the certificates [default: .esb/certs under the repository root].
     #[arg(long, env = "CERT_DIR")]
     pub cert_dir: Option<Utf8PathBuf>,
+    /// Extra subject alternative name for the server certificate, beside the stack's service
+    /// names; repeatable, or comma-separated in ESB_CERT_SANS.
+    #[arg(long = "san", value_name = "NAME", env = "ESB_CERT_SANS", value_delimiter = ',')]
+    pub sans: Vec<String>,
     /// Owner of the certificate files inside the bundle, as numeric UID:GID, for
     /// services that do not run as root.
     #[arg(long, default_value = "0:0", value_name = "UID:GID")]
