@@ -13,17 +13,12 @@ DOCKERD_TIMEOUT=${ESB_DOCKERD_TIMEOUT:-60}
 PROJECT=${ESB_PROJECT:-esb}
 
 log() { echo "[esb] $*" >&2; }
-fail() {
-    echo "[esb] error: $*" >&2
-    exit 1
-}
 
 compose() {
-    set -- -p "$PROJECT" $(for file in $(cat "$STACK_DIR/compose-files.txt"); do printf -- '-f %s ' "$STACK_DIR/$file"; done) "$@"
     if command -v docker-compose >/dev/null 2>&1; then
-        docker-compose "$@"
+        docker-compose -p "$PROJECT" -f "$STACK_DIR/compose.yaml" -f "$STACK_DIR/compose.functions.yaml" "$@"
     else
-        docker compose "$@"
+        docker compose -p "$PROJECT" -f "$STACK_DIR/compose.yaml" -f "$STACK_DIR/compose.functions.yaml" "$@"
     fi
 }
 
@@ -38,22 +33,57 @@ prepare_cgroups() {
 }
 
 dockerd_pid=
-stop() {
-    log "stopping: services first, then dockerd"
+stack_started=no
+
+# Stops what runs, in order: the services, then dockerd. Used on SIGTERM and
+# on every failure once dockerd runs, so that dockerd is never killed by the
+# kernel when this process exits.
+shutdown() {
     rm -f "$STATE_DIR/ready"
-    compose stop --timeout 10 >&2 || true
-    if [ -n "$dockerd_pid" ]; then
+    if [ "$stack_started" = yes ]; then
+        log "stopping the services"
+        compose stop --timeout 10 >&2 || true
+    fi
+    if [ -n "$dockerd_pid" ] && kill -0 "$dockerd_pid" 2>/dev/null; then
+        log "stopping dockerd"
         kill -TERM "$dockerd_pid" 2>/dev/null || true
         wait "$dockerd_pid" 2>/dev/null || true
     fi
+}
+
+fail() {
+    echo "[esb] error: $*" >&2
+    trap - TERM INT
+    shutdown
+    exit 1
+}
+
+on_signal() {
+    trap - TERM INT
+    log "stopping: services first, then dockerd"
+    shutdown
     log "stopped"
     exit 0
 }
-trap stop TERM INT
+trap on_signal TERM INT
+
+# Runs a command in the background and waits for it, because the shell runs a
+# trap only between commands: SIGTERM during a long `docker load` is then
+# handled at once instead of after the load.
+interruptible() {
+    "$@" &
+    command_pid=$!
+    wait "$command_pid"
+}
 
 mkdir -p "$STATE_DIR"
 rm -f "$STATE_DIR/ready"
 prepare_cgroups
+
+# A container killed without a clean stop keeps dockerd's and containerd's
+# pid files in its writable layer. The restarted dockerd may get the same PID
+# and would then refuse to start, so remove them: nothing else runs yet.
+rm -f /var/run/docker.pid /var/run/docker/containerd/containerd.pid
 
 # The inner engine listens on its unix socket only, never on TCP.
 log "starting dockerd (log: $DOCKERD_LOG)"
@@ -85,7 +115,7 @@ if all_present; then
     log "images already loaded (the /var/lib/docker volume was kept)"
 else
     log "loading $ESB_HOME/images.tar"
-    docker load -i "$ESB_HOME/images.tar" >&2 || fail "docker load of $ESB_HOME/images.tar failed"
+    interruptible docker load -i "$ESB_HOME/images.tar" >&2 || fail "docker load of $ESB_HOME/images.tar failed"
 fi
 mismatched=0
 while read -r reference image_id; do
@@ -99,7 +129,8 @@ done <"$ESB_HOME/images.txt"
 log "$(wc -l <"$ESB_HOME/images.txt") images match bundle.json"
 
 log "starting the stack"
-(cd "$STACK_DIR" && compose up -d --no-build --remove-orphans >&2) || fail "compose up failed"
+stack_started=yes
+interruptible compose up -d --no-build --remove-orphans >&2 || fail "compose up failed"
 touch "$STATE_DIR/ready"
 log "stack is up"
 
@@ -109,4 +140,5 @@ while kill -0 "$dockerd_pid" 2>/dev/null; do
     wait $! || true
 done
 tail -n 30 "$DOCKERD_LOG" >&2
+dockerd_pid=
 fail "dockerd exited unexpectedly; its last log lines are above"

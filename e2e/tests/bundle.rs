@@ -64,3 +64,32 @@ fn bundle_stops_cleanly_on_sigterm() {
         result.expect("bundle stops on SIGTERM");
     });
 }
+
+#[test]
+fn bundle_restarts_after_kill() {
+    ensure_bundle().expect("cargo xtask bundle");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let docker = xtask::engine::connect().await.expect("Docker engine");
+        let container = format!("esb-e2e-kill-{}", std::process::id());
+        let result = async {
+            xtask::smoke::start(&docker, BUNDLE_TAG, &container).await?;
+            let step = xtask::report::Step::start("e2e", format!("booting {BUNDLE_TAG} as {container}"));
+            xtask::smoke::wait_healthy(&docker, &container, Duration::from_secs(600), &step).await?;
+            step.done("healthy");
+
+            // SIGKILL leaves dockerd's pid file behind, as a crash or a host reboot would.
+            docker.kill_container(&container, None::<bollard::query_parameters::KillContainerOptions>).await?;
+            docker.start_container(&container, None::<bollard::query_parameters::StartContainerOptions>).await?;
+            let step = xtask::report::Step::start("e2e", format!("restarting {container} after SIGKILL"));
+            xtask::smoke::wait_healthy(&docker, &container, Duration::from_secs(600), &step).await?;
+            step.done("healthy again");
+            let log = xtask::smoke::container_log_tail(&docker, &container).await;
+            anyhow::ensure!(log.contains("images already loaded"), "the restart loaded the images again\n{log}");
+            Ok(())
+        }
+        .await;
+        xtask::smoke::remove_container(&docker, &container).await;
+        result.expect("bundle restarts after SIGKILL");
+    });
+}

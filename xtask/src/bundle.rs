@@ -208,7 +208,6 @@ async fn build_bundle_image(
         bytes_entry("bundle/images.txt", bundle.images_text()),
         bytes_entry("bundle/stack/compose.yaml", stack.compose.clone()),
         bytes_entry("bundle/stack/compose.functions.yaml", stack.functions_compose.clone()),
-        bytes_entry("bundle/stack/compose-files.txt", "compose.yaml compose.functions.yaml\n".to_owned()),
         bytes_entry("bundle/stack/services.txt", stack.services.clone()),
         bytes_entry("bundle/stack/generated/routes.json", stack.routes.clone()),
     ];
