@@ -18,7 +18,7 @@ fn cases_pass_against_bundle() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let docker = xtask::engine::connect().await.expect("Docker engine");
-        let container = format!("esb-e2e-bundle-{}", std::process::id());
+        let container = xtask::smoke::unique_container_name("esb-e2e-bundle");
         let result = async {
             let running = xtask::smoke::start(&docker, BUNDLE_TAG, &container).await?;
             let step = xtask::report::Step::start("e2e", format!("booting {BUNDLE_TAG} as {container}"));
@@ -40,7 +40,7 @@ fn bundle_stops_cleanly_on_sigterm() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let docker = xtask::engine::connect().await.expect("Docker engine");
-        let container = format!("esb-e2e-stop-{}", std::process::id());
+        let container = xtask::smoke::unique_container_name("esb-e2e-stop");
         let result = async {
             xtask::smoke::start(&docker, BUNDLE_TAG, &container).await?;
             let step = xtask::report::Step::start("e2e", format!("booting {BUNDLE_TAG} as {container}"));
@@ -71,7 +71,7 @@ fn bundle_restarts_after_kill() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let docker = xtask::engine::connect().await.expect("Docker engine");
-        let container = format!("esb-e2e-kill-{}", std::process::id());
+        let container = xtask::smoke::unique_container_name("esb-e2e-kill");
         let result = async {
             xtask::smoke::start(&docker, BUNDLE_TAG, &container).await?;
             let step = xtask::report::Step::start("e2e", format!("booting {BUNDLE_TAG} as {container}"));

@@ -117,7 +117,27 @@ pub fn plan(args: &TemplateArgs, python_base: &str) -> Result<BuildPlan> {
             missing_runtimes.join("\n")
         );
     }
+    check_unique_services(&builds)?;
     Ok(BuildPlan { template, builds })
+}
+
+/// Rejects two functions whose logical IDs differ only in case: both would run
+/// as the same compose service, and one would silently disappear.
+fn check_unique_services(builds: &[FunctionBuild]) -> Result<()> {
+    let mut seen: BTreeMap<&str, &FunctionBuild> = BTreeMap::new();
+    for build in builds {
+        if let Some(first) = seen.insert(&build.service, build) {
+            bail!(
+                "functions {} ({}) and {} ({}) would both run as compose service `{}`\nhint: rename one of the logical IDs so that they differ in more than case",
+                first.function.logical_id,
+                first.function.template,
+                build.function.logical_id,
+                build.function.template,
+                build.service
+            );
+        }
+    }
+    Ok(())
 }
 
 enum PlanError {
@@ -606,6 +626,30 @@ mod tests {
         assert_eq!(dockerfile, "FROM base:1\nCOPY layers/Shared/ /opt/\nCOPY code/ /var/task/\nCMD [\"app.handler\"]\n");
         let paths: Vec<&str> = files.iter().map(|file| file.path.as_str()).collect();
         assert_eq!(paths, ["layers/Shared/python/shared.py", "code/app.py"]);
+    }
+
+    #[test]
+    fn case_only_difference_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Utf8Path::from_path(dir.path()).unwrap();
+        std::fs::write(root.join("app.py"), "pass\n").unwrap();
+        let table = base_image_table("base:1", &BTreeMap::new());
+        let first = zip_function(root, root);
+        let mut second = zip_function(root, root);
+        second.logical_id = "ECHOFUNCTION".to_owned();
+        let builds: Vec<FunctionBuild> = [first, second]
+            .iter()
+            .map(|function| match plan_function(function, &table) {
+                Ok(build) => build,
+                Err(_) => panic!("planning failed"),
+            })
+            .collect();
+
+        let error = check_unique_services(&builds).unwrap_err().to_string();
+        assert!(error.contains("EchoFunction"), "{error}");
+        assert!(error.contains("ECHOFUNCTION"), "{error}");
+        assert!(error.contains("`fn-echofunction`"), "{error}");
+        assert!(check_unique_services(&builds[..1]).is_ok());
     }
 
     #[test]

@@ -87,6 +87,16 @@ pub async fn run(args: &BundleArgs) -> Result<()> {
 
 /// Makes the stack folder's generated files from the compose file and the functions manifest.
 pub fn stack_files(compose: &ComposeFile, functions: &FunctionsManifest) -> Result<StackFiles> {
+    for function in &functions.functions {
+        if compose.services.iter().any(|service| service.name == function.service) {
+            bail!(
+                "{}: service `{}` has the name function {} runs under\nhint: rename the compose service; `fn-` names are for functions",
+                compose.path,
+                function.service,
+                function.logical_id
+            );
+        }
+    }
     let mut services: Vec<String> = compose.services.iter().map(|service| service.name.clone()).collect();
     services.extend(functions.functions.iter().map(|function| function.service.clone()));
     Ok(StackFiles {
@@ -225,7 +235,7 @@ async fn build_bundle_image(
         for entry in &entries {
             match entry {
                 ContextEntry::Bytes { path, contents, mode } => append_bytes(builder, path, contents, *mode)?,
-                ContextEntry::File { path, source } => builder.append_path_with_name(source, path)?,
+                ContextEntry::File { path, source } => engine::append_file(builder, path, source)?,
             }
         }
         Ok(())

@@ -110,14 +110,24 @@ fn scalar_text(value: &Value) -> Option<String> {
 }
 
 impl ComposeFile {
-    /// Returns the document without `build` keys, as a bundle runs it: every
-    /// image is already loaded and the build contexts are not shipped.
+    /// Returns the document as a bundle runs it: without `build` keys, because
+    /// every image is already loaded and no build context is shipped, and with
+    /// each `image` written as interpolated here, so that the references match
+    /// bundle.json whatever environment compose later runs in. Other values
+    /// keep their variables for the site to set.
     pub fn without_build_sections(&self) -> Result<String> {
         let mut document = self.document.clone();
+        let images: BTreeMap<&str, &str> =
+            self.services.iter().map(|service| (service.name.as_str(), service.image.as_str())).collect();
         if let Some(services) = document.get_mut("services").and_then(Value::as_mapping_mut) {
-            for (_, service) in services.iter_mut() {
+            for (name, service) in services.iter_mut() {
+                let image = name.as_str().and_then(|name| images.get(name));
                 if let Some(service) = service.as_mapping_mut() {
                     service.remove("build");
+                    if let Some(image) = image {
+                        // `$$` keeps a literal dollar through compose's own interpolation.
+                        service.insert(Value::from("image"), Value::from(image.replace('$', "$$")));
+                    }
                 }
             }
         }
@@ -231,5 +241,14 @@ mod tests {
         let rewritten = compose.without_build_sections().unwrap();
         assert!(!rewritten.contains("build"), "{rewritten}");
         assert!(rewritten.contains("8443:8443"), "{rewritten}");
+    }
+
+    #[test]
+    fn images_written_interpolated() {
+        let text = "services:\n  gateway:\n    image: esb/gateway:${TAG:-latest}\n    environment:\n      PORT: ${PORT:-8443}\n";
+        let compose = parse(Utf8Path::new("c.yaml"), text, &variables(&[("TAG", "v2")])).unwrap();
+        let rewritten = compose.without_build_sections().unwrap();
+        assert!(rewritten.contains("image: esb/gateway:v2"), "{rewritten}");
+        assert!(rewritten.contains("${PORT:-8443}"), "other values keep their variables: {rewritten}");
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -86,25 +87,45 @@ pub struct BuildSpec {
 }
 
 /// A build context as a stream of tar bytes, produced on a blocking thread.
-pub type ContextStream = mpsc::Receiver<std::io::Result<Bytes>>;
+pub struct ContextStream {
+    receiver: mpsc::Receiver<std::io::Result<Bytes>>,
+    /// The error that stopped the writer, kept here because the engine's
+    /// answer to a broken upload says nothing about its cause.
+    write_error: Arc<Mutex<Option<String>>>,
+}
 
 /// Streams a tar archive written by `write_tar` on a blocking thread, so that
-/// a context of gigabytes never sits in memory at once.
+/// a context of gigabytes never sits in memory at once. At most 16 chunks of
+/// 1 MiB wait in the channel.
 pub fn stream_tar<F>(write_tar: F) -> ContextStream
 where
     F: FnOnce(&mut tar::Builder<ChannelWriter>) -> std::io::Result<()> + Send + 'static,
 {
     let (sender, receiver) = mpsc::channel(16);
+    let write_error = Arc::new(Mutex::new(None));
+    let error_slot = write_error.clone();
     tokio::task::spawn_blocking(move || {
         let error_sender = sender.clone();
         let mut builder = tar::Builder::new(ChannelWriter::new(sender));
         builder.follow_symlinks(false);
         let result = write_tar(&mut builder).and_then(|()| builder.into_inner()).and_then(|mut writer| writer.flush());
         if let Err(error) = result {
+            if let Ok(mut slot) = error_slot.lock() {
+                *slot = Some(error.to_string());
+            }
             let _ = error_sender.blocking_send(Err(error));
         }
     });
-    receiver
+    ContextStream { receiver, write_error }
+}
+
+/// Adds the file at `source` to a tar being written, as `path`. A symlink is
+/// followed, so the archive contains the file's contents, not a link to a
+/// path of this host. Errors name the source file.
+pub fn append_file<W: Write>(builder: &mut tar::Builder<W>, path: &str, source: &Utf8Path) -> std::io::Result<()> {
+    let with_path = |error: std::io::Error| std::io::Error::new(error.kind(), format!("cannot add {source} to the build context: {error}"));
+    let mut file = std::fs::File::open(source).map_err(with_path)?;
+    builder.append_file(path, &mut file).map_err(with_path)
 }
 
 /// An `io::Write` that sends what it is given, in chunks, over a channel.
@@ -141,7 +162,7 @@ impl Write for ChannelWriter {
     }
 }
 
-fn receiver_stream(receiver: ContextStream) -> impl Stream<Item = std::io::Result<Bytes>> {
+fn receiver_stream(receiver: mpsc::Receiver<std::io::Result<Bytes>>) -> impl Stream<Item = std::io::Result<Bytes>> {
     futures_util::stream::unfold(receiver, |mut receiver| async move {
         receiver.recv().await.map(|item| (item, receiver))
     })
@@ -162,16 +183,19 @@ pub async fn build_image(docker: &Docker, spec: &BuildSpec, context: ContextStre
         options = options.target(target);
     }
 
-    let body = body_try_stream(receiver_stream(context));
+    let ContextStream { receiver, write_error } = context;
+    let context_error = move || write_error.lock().ok().and_then(|error| error.clone());
+    let body = body_try_stream(receiver_stream(receiver));
     let mut output = docker.build_image(options.build(), None, Some(body));
     let mut recent_lines: Vec<String> = Vec::new();
     let mut image_id = None;
     while let Some(item) = output.next().await {
         let info = match item {
             Ok(info) => info,
-            Err(error) => {
-                bail!("building image `{}` failed: {error}\n{}", spec.tag, format_tail(&recent_lines))
-            }
+            Err(error) => match context_error() {
+                Some(cause) => bail!("building image `{}` failed: {cause}", spec.tag),
+                None => bail!("building image `{}` failed: {error}\n{}", spec.tag, format_tail(&recent_lines)),
+            },
         };
         if let Some(text) = &info.stream {
             for line in text.lines().map(str::trim_end).filter(|line| !line.is_empty()) {
@@ -242,10 +266,26 @@ pub fn split_tag(reference: &str) -> (&str, &str) {
 }
 
 /// Saves `references` into one `docker save` archive at `path`, shared layers
-/// once. Writes under a temporary name and renames when complete.
+/// once. Writes under a temporary name, checks that the result is a complete
+/// archive, and renames it only then; on any failure the partial file is removed.
 pub async fn export_images(docker: &Docker, references: &[String], path: &Utf8Path, expected_bytes: u64) -> Result<u64> {
     let partial = path.with_extension("tar.partial");
-    let mut file = tokio::fs::File::create(&partial)
+    let result = write_export(docker, references, &partial, expected_bytes).await;
+    let written = match result {
+        Ok(written) => written,
+        Err(error) => {
+            let _ = tokio::fs::remove_file(&partial).await;
+            return Err(error);
+        }
+    };
+    tokio::fs::rename(&partial, path)
+        .await
+        .with_context(|| format!("cannot rename {partial} to {path}"))?;
+    Ok(written)
+}
+
+async fn write_export(docker: &Docker, references: &[String], partial: &Utf8Path, expected_bytes: u64) -> Result<u64> {
+    let mut file = tokio::fs::File::create(partial)
         .await
         .with_context(|| format!("cannot create {partial}"))?;
     let progress = report::bytes_bar(expected_bytes, "exporting");
@@ -254,14 +294,7 @@ pub async fn export_images(docker: &Docker, references: &[String], path: &Utf8Pa
     let mut stream = docker.export_images(&names);
     let mut written = 0u64;
     while let Some(chunk) = stream.next().await {
-        let chunk = match chunk {
-            Ok(chunk) => chunk,
-            Err(error) => {
-                drop(file);
-                let _ = tokio::fs::remove_file(&partial).await;
-                bail!("exporting {} images failed: {error}", references.len());
-            }
-        };
+        let chunk = chunk.with_context(|| format!("exporting {} images failed", references.len()))?;
         tokio::io::AsyncWriteExt::write_all(&mut file, &chunk)
             .await
             .with_context(|| format!("cannot write {partial}"))?;
@@ -269,19 +302,65 @@ pub async fn export_images(docker: &Docker, references: &[String], path: &Utf8Pa
         progress.set_position(written.min(expected_bytes.max(written)));
     }
     tokio::io::AsyncWriteExt::flush(&mut file).await?;
-    file.sync_all().await.ok();
+    file.sync_all().await.with_context(|| format!("cannot write {partial}"))?;
     drop(file);
     progress.finish_and_clear();
 
-    tokio::fs::rename(&partial, path)
-        .await
-        .with_context(|| format!("cannot rename {partial} to {path}"))?;
+    // The engine reports an error met after the first bytes inside the body of
+    // a successful response, which leaves a truncated archive; read it back.
+    let archive = partial.to_owned();
+    tokio::task::spawn_blocking(move || check_image_archive(&archive)).await??;
     Ok(written)
+}
+
+/// Checks that a `docker save` archive reads to its end and has a manifest.json.
+pub fn check_image_archive(path: &Utf8Path) -> Result<()> {
+    let file = std::fs::File::open(path).with_context(|| format!("cannot open {path}"))?;
+    let mut archive = tar::Archive::new(std::io::BufReader::new(file));
+    let mut has_manifest = false;
+    for entry in archive.entries().with_context(|| format!("{path} is not a tar archive"))? {
+        let entry = entry.with_context(|| format!("the engine's export in {path} is truncated or corrupt"))?;
+        if entry.path().map(|name| name.as_os_str() == "manifest.json").unwrap_or(false) {
+            has_manifest = true;
+        }
+    }
+    if !has_manifest {
+        bail!("the engine's export in {path} has no manifest.json, so it is incomplete");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn archive_with(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, contents) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(contents.len() as u64);
+            header.set_mode(0o644);
+            builder.append_data(&mut header, name, *contents).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn image_archive_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Utf8Path::from_path(dir.path()).unwrap().join("images.tar");
+
+        std::fs::write(&path, archive_with(&[("abc/layer.tar", b"layer"), ("manifest.json", b"[]")])).unwrap();
+        assert!(check_image_archive(&path).is_ok());
+
+        std::fs::write(&path, archive_with(&[("abc/layer.tar", b"layer")])).unwrap();
+        let error = check_image_archive(&path).unwrap_err().to_string();
+        assert!(error.contains("no manifest.json"), "{error}");
+
+        let complete = archive_with(&[("abc/layer.tar", &[7u8; 4096]), ("manifest.json", b"[]")]);
+        std::fs::write(&path, &complete[..1024]).unwrap();
+        assert!(check_image_archive(&path).is_err(), "a truncated archive passed");
+    }
 
     #[test]
     fn split_tag_cases() {

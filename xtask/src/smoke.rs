@@ -54,17 +54,14 @@ pub async fn run(args: &SmokeArgs) -> Result<()> {
         bail!("bundle image `{}` is not present\nhint: build it with `cargo xtask bundle --tag {}`", args.image, args.image);
     }
 
-    let key_check = check_no_ca_key_in_layers(&docker, &args.image, &cert_dir.join("rootCA.key")).await?;
-    print_check(&key_check);
-    let container = format!("esb-smoke-{}", std::process::id());
+    let container = unique_container_name("esb-smoke");
     let outcome = tokio::select! {
-        outcome = boot_and_check(&docker, args, &container, tls_config) => outcome,
-        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+        outcome = scan_boot_and_check(&docker, args, &container, &cert_dir, tls_config) => outcome,
+        signal = termination_signal() => Err(anyhow::anyhow!("interrupted by {signal}")),
     };
     remove_container(&docker, &container).await;
 
-    let mut checks = vec![key_check];
-    checks.extend(outcome?);
+    let checks = outcome?;
     let failed = checks.iter().filter(|check| !check.passed).count();
     if args.json {
         println!("{}", serde_json::to_string_pretty(&checks)?);
@@ -74,6 +71,42 @@ pub async fn run(args: &SmokeArgs) -> Result<()> {
     }
     report::line("smoke", format!("all {} checks passed for {}", checks.len(), args.image));
     Ok(())
+}
+
+/// Returns a container name no other run uses: the prefix, this process's ID
+/// and the current time in nanoseconds.
+pub fn unique_container_name(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|time| time.subsec_nanos()).unwrap_or(0);
+    format!("{prefix}-{}-{nanos:08x}", std::process::id())
+}
+
+/// Waits for Ctrl-C or SIGTERM (how CI cancels a job) and returns its name.
+async fn termination_signal() -> &'static str {
+    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(signal) => signal,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return "Ctrl-C";
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "Ctrl-C",
+        _ = terminate.recv() => "SIGTERM",
+    }
+}
+
+async fn scan_boot_and_check(
+    docker: &Docker,
+    args: &SmokeArgs,
+    container: &str,
+    cert_dir: &camino::Utf8Path,
+    tls_config: Arc<rustls::ClientConfig>,
+) -> Result<Vec<Check>> {
+    let key_check = check_no_ca_key_in_layers(docker, &args.image, &cert_dir.join("rootCA.key")).await?;
+    print_check(&key_check);
+    let mut checks = vec![key_check];
+    checks.extend(boot_and_check(docker, args, container, tls_config).await?);
+    Ok(checks)
 }
 
 async fn boot_and_check(docker: &Docker, args: &SmokeArgs, container: &str, tls_config: Arc<rustls::ClientConfig>) -> Result<Vec<Check>> {
@@ -192,8 +225,18 @@ pub async fn remove_container(docker: &Docker, container: &str) {
 }
 
 /// Runs a command inside the container and returns its standard output;
-/// fails with its output when it exits non-zero.
+/// fails with its standard error when it exits non-zero.
 pub async fn exec_output(docker: &Docker, container: &str, command: &[&str]) -> Result<String> {
+    let (code, stdout, stderr) = exec_capture(docker, container, command).await?;
+    if code != 0 {
+        bail!("{command:?} in {container} exited with {code}: {}", stderr.trim());
+    }
+    Ok(stdout)
+}
+
+/// Runs a command inside the container and returns its exit code, standard
+/// output and standard error.
+pub async fn exec_capture(docker: &Docker, container: &str, command: &[&str]) -> Result<(i64, String, String)> {
     let config = bollard::models::ExecConfig {
         attach_stdout: Some(true),
         attach_stderr: Some(true),
@@ -213,16 +256,15 @@ pub async fn exec_output(docker: &Docker, container: &str, command: &[&str]) -> 
         }
     }
     let code = docker.inspect_exec(&exec.id).await?.exit_code.unwrap_or(-1);
-    if code != 0 {
-        bail!("{command:?} in {container} exited with {code}: {}", stderr.trim());
-    }
-    Ok(stdout)
+    Ok((code, stdout, stderr))
 }
 
 async fn check_images(docker: &Docker, container: &str, bundle: &BundleManifest) -> Result<Check> {
     let mut command = vec!["docker", "image", "inspect", "--format", "{{.Id}}"];
     command.extend(bundle.images.iter().map(|image| image.reference.as_str()));
-    let output = exec_output(docker, container, &command).await.unwrap_or_default();
+    // `docker image inspect` exits 1 when any image is missing but still
+    // prints the IDs of the others, so its output is read whatever the code.
+    let (_, output, errors) = exec_capture(docker, container, &command).await?;
     let present: BTreeSet<&str> = output.lines().map(str::trim).collect();
     let missing: Vec<&str> = bundle
         .images
@@ -234,7 +276,8 @@ async fn check_images(docker: &Docker, container: &str, bundle: &BundleManifest)
     Ok(if missing.is_empty() {
         Check::new("images loaded", true, format!("{total} of {total} images of bundle.json present"))
     } else {
-        Check::new("images loaded", false, format!("missing or different: {}", missing.join(", ")))
+        let engine_said = errors.lines().next().map(|line| format!(" ({line})")).unwrap_or_default();
+        Check::new("images loaded", false, format!("missing or different: {}{engine_said}", missing.join(", ")))
     })
 }
 
