@@ -95,7 +95,7 @@ pub fn python_recipe(suite: &str, mirror: &str) -> RootFsRecipe {
 
 pub async fn run(args: &BaseImagesArgs) -> Result<()> {
     let docker = engine::connect().await?;
-    let images = ensure(&docker, &args.recipe, args.force).await?;
+    let images = ensure(&docker, &args.recipe, args.force, Needed::ALL).await?;
     println!("{}", images.dind);
     println!("{}", images.python);
     Ok(())
@@ -103,12 +103,19 @@ pub async fn run(args: &BaseImagesArgs) -> Result<()> {
 
 /// Returns the tags the base images of `recipe` have, without building them.
 pub fn planned(recipe: &BaseRecipeArgs) -> Result<BaseImages> {
-    let mirror = mirror(recipe)?;
+    let mirror = mirror_for_tags(recipe);
     let python_root_fs = python_recipe(&recipe.suite, &mirror);
     Ok(BaseImages {
         dind: dind_recipe(&recipe.suite, &mirror).tag(),
         python: python_base(&python_root_fs.tag())?.tag,
     })
+}
+
+/// Returns the mirror, or a placeholder on hosts without Debian apt sources:
+/// tags made with it name base images that such a host cannot build, which
+/// matters only when a step needs them, and `ensure` then reports the mirror.
+fn mirror_for_tags(recipe: &BaseRecipeArgs) -> String {
+    mirror(recipe).unwrap_or_else(|_| "no-debian-mirror".to_owned())
 }
 
 fn mirror(recipe: &BaseRecipeArgs) -> Result<String> {
@@ -118,17 +125,36 @@ fn mirror(recipe: &BaseRecipeArgs) -> Result<String> {
     }
 }
 
-/// Builds the base images that are missing and returns the tags of all of them.
-pub async fn ensure(docker: &Docker, recipe: &BaseRecipeArgs, force: bool) -> Result<BaseImages> {
-    let mirror = mirror(recipe)?;
+/// Which base images a step uses; the others are not built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Needed {
+    pub dind: bool,
+    pub python: bool,
+}
+
+impl Needed {
+    pub const ALL: Needed = Needed { dind: true, python: true };
+}
+
+/// Builds the needed base images that are missing and returns the tags of
+/// all of them, built or not. A site whose flags name other images for both
+/// needs neither root nor a Debian mirror.
+pub async fn ensure(docker: &Docker, recipe: &BaseRecipeArgs, force: bool, needed: Needed) -> Result<BaseImages> {
+    let mirror = if needed.dind || needed.python { mirror(recipe)? } else { mirror_for_tags(recipe) };
     let work_dir = project::root().join("target/esb/rootfs");
 
     let dind = dind_recipe(&recipe.suite, &mirror);
-    ensure_root_fs(docker, &dind, &work_dir, force).await?;
+    if needed.dind {
+        ensure_root_fs(docker, &dind, &work_dir, force).await?;
+    }
 
     let python_root_fs = python_recipe(&recipe.suite, &mirror);
-    ensure_root_fs(docker, &python_root_fs, &work_dir, force).await?;
-    let python = ensure_python_base(docker, &python_root_fs.tag(), force).await?;
+    let python = if needed.python {
+        ensure_root_fs(docker, &python_root_fs, &work_dir, force).await?;
+        ensure_python_base(docker, &python_root_fs.tag(), force).await?
+    } else {
+        python_base(&python_root_fs.tag())?.tag
+    };
 
     Ok(BaseImages { dind: dind.tag(), python })
 }

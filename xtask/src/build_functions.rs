@@ -80,11 +80,19 @@ pub async fn run(args: &BuildFunctionsArgs) -> Result<()> {
     }
 
     let docker = engine::connect().await?;
-    base_images::ensure(&docker, &args.recipe, false).await?;
+    base_images::ensure(&docker, &args.recipe, false, plan.needed_bases(&bases.python)).await?;
     let out_dir = project::absolute(&args.out_dir)?;
     build(&docker, &plan, &out_dir, args.jobs).await?;
     println!("{}", out_dir.join(FUNCTIONS_MANIFEST));
     Ok(())
+}
+
+impl BuildPlan {
+    /// Returns which offline base images the builds use.
+    pub fn needed_bases(&self, python_base: &str) -> base_images::Needed {
+        let python = self.builds.iter().any(|build| build.base_image.as_deref() == Some(python_base));
+        base_images::Needed { dind: false, python }
+    }
 }
 
 /// Reads the templates and decides how each function image is built and tagged.

@@ -55,7 +55,16 @@ pub async fn run(args: &BundleArgs) -> Result<()> {
     let docker = engine::connect().await?;
     collect_images::check_prebuilt_present(&docker, &compose, &args.extra_images).await?;
 
-    let built_bases = base_images::ensure(&docker, &args.recipe, false).await?;
+    let service_uses_python = compose
+        .services
+        .iter()
+        .filter_map(|service| service.build.as_ref())
+        .any(|build| build.args.values().any(|value| *value == bases.python));
+    let needed = base_images::Needed {
+        dind: args.dind_base.is_none(),
+        python: plan.needed_bases(&bases.python).python || service_uses_python,
+    };
+    let built_bases = base_images::ensure(&docker, &args.recipe, false, needed).await?;
     let dind_base = args.dind_base.clone().unwrap_or(built_bases.dind);
     let functions = build_functions::build(&docker, &plan, &out_dir, args.jobs).await?;
     let bundle = collect_images::collect(&docker, &compose, &functions, &args.extra_images, &out_dir).await?;
@@ -270,24 +279,39 @@ fn bytes_entry(path: &str, contents: String) -> ContextEntry {
 }
 
 /// Rejects a build context that would carry the root CA's private key: anyone
-/// holding the image could then mint certificates every client trusts.
+/// holding the image could then mint certificates every client trusts. It
+/// searches every file, and every layer of every image in images.tar.
 fn check_no_ca_key(entries: &[ContextEntry], ca_key_path: &Utf8Path) -> Result<()> {
-    let Ok(ca_key) = std::fs::read(ca_key_path) else {
+    let Ok(ca_key) = std::fs::read_to_string(ca_key_path) else {
         return Ok(());
     };
+    let key_body = crate::scan::pem_body(&ca_key);
     for entry in entries {
-        let (path, contents) = match entry {
-            ContextEntry::Bytes { path, contents, .. } => (path.as_str(), contents.clone()),
-            ContextEntry::File { path, source } => {
-                if source.extension() == Some("tar") {
-                    continue;
+        let holders = match entry {
+            ContextEntry::Bytes { path, contents, .. } => {
+                if crate::scan::contains(contents, key_body.as_bytes()) {
+                    vec![path.clone()]
+                } else {
+                    Vec::new()
                 }
-                (path.as_str(), std::fs::read(source).with_context(|| format!("cannot read {source}"))?)
+            }
+            ContextEntry::File { path, source } if source.extension() == Some("tar") => {
+                let file = std::fs::File::open(source).with_context(|| format!("cannot read {source}"))?;
+                let findings = crate::scan::find_in_archive(std::io::BufReader::new(file), key_body.as_bytes())
+                    .with_context(|| format!("cannot search {source}"))?;
+                findings.holders.iter().map(|holder| format!("{path}:{holder}")).collect()
+            }
+            ContextEntry::File { path, source } => {
+                let contents = std::fs::read(source).with_context(|| format!("cannot read {source}"))?;
+                if crate::scan::contains(&contents, key_body.as_bytes()) {
+                    vec![path.clone()]
+                } else {
+                    Vec::new()
+                }
             }
         };
-        let trimmed = String::from_utf8_lossy(&contents);
-        if contents == ca_key || (!ca_key.is_empty() && trimmed.contains(String::from_utf8_lossy(&ca_key).trim())) {
-            bail!("the bundle's build context would contain the root CA's private key ({ca_key_path}) as {path}\nhint: only rootCA.crt, server.crt and server.key may go into a bundle");
+        if let Some(holder) = holders.first() {
+            bail!("the bundle's build context would contain the root CA's private key ({ca_key_path}) in {holder}\nhint: only rootCA.crt, server.crt and server.key may go into a bundle; keep .esb/certs out of build contexts");
         }
     }
     Ok(())
@@ -392,5 +416,15 @@ mod tests {
         let leaking = vec![ContextEntry::File { path: "bundle/stack/certs/ca.key".into(), source: dir.join("rootCA.key") }];
         let error = check_no_ca_key(&leaking, &dir.join("rootCA.key")).unwrap_err().to_string();
         assert!(error.contains("bundle/stack/certs/ca.key"), "{error}");
+
+        // A service image whose build context held the key, inside images.tar.
+        let mut layer = tar::Builder::new(Vec::new());
+        crate::base_images::append_bytes(&mut layer, "app/certs/rootCA.key", key.as_bytes(), 0o600).unwrap();
+        let mut images = tar::Builder::new(Vec::new());
+        crate::base_images::append_bytes(&mut images, "abc/layer.tar", &layer.into_inner().unwrap(), 0o644).unwrap();
+        std::fs::write(dir.join("images.tar"), images.into_inner().unwrap()).unwrap();
+        let nested = vec![ContextEntry::File { path: "images/images.tar".into(), source: dir.join("images.tar") }];
+        let error = check_no_ca_key(&nested, &dir.join("rootCA.key")).unwrap_err().to_string();
+        assert!(error.contains("images/images.tar:abc/layer.tar:app/certs/rootCA.key"), "{error}");
     }
 }

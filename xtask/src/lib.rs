@@ -14,5 +14,6 @@ pub mod manifest;
 pub mod project;
 pub mod report;
 pub mod sam;
+pub mod scan;
 pub mod smoke;
 pub mod tls;

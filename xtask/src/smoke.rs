@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::bundle::{GATEWAY_PORT, PROJECT};
 use crate::flags::SmokeArgs;
 use crate::manifest::{BundleManifest, FunctionsManifest};
-use crate::{engine, project, report, tls};
+use crate::{engine, project, report, scan, tls};
 
 /// The outcome of one check.
 #[derive(Debug, Clone, Serialize)]
@@ -348,17 +348,15 @@ async fn check_health(tls_config: Arc<rustls::ClientConfig>, gateway: SocketAddr
 }
 
 /// Checks that no file in any layer of `image` contains the root CA's private
-/// key. It reads the image as `docker save` writes it, layer by layer.
-/// NOTE: the archives inside a layer, such as the bundle's images.tar, are
-/// not opened; `bundle` checks its build context for the key instead.
+/// key, including the layers of the images in the bundle's images.tar. It
+/// reads the image as `docker save` writes it, streamed through a temporary file.
 async fn check_no_ca_key_in_layers(docker: &Docker, image: &str, ca_key_path: &camino::Utf8Path) -> Result<Check> {
     let name = "no CA private key in layers";
     let key_text = match std::fs::read_to_string(ca_key_path) {
         Ok(text) => text,
         Err(error) => return Ok(Check::new(name, false, format!("cannot read {ca_key_path} to compare: {error}"))),
     };
-    // The base64 body as the PEM file lays it out, so a copy of the file matches.
-    let key_body = key_text.lines().filter(|line| !line.starts_with("-----")).collect::<Vec<_>>().join("\n");
+    let key_body = scan::pem_body(&key_text);
 
     let step = report::Step::start("smoke", format!("scanning the layers of {image} for {ca_key_path}"));
     let archive = tempfile::NamedTempFile::new().context("cannot create a temporary file for the image export")?;
@@ -372,51 +370,17 @@ async fn check_no_ca_key_in_layers(docker: &Docker, image: &str, ca_key_path: &c
     drop(file);
 
     let path = archive.path().to_owned();
-    let (layers, holders) = tokio::task::spawn_blocking(move || find_in_layers(&path, key_body.as_bytes())).await??;
-    step.done(format!("scanned {layers} layers"));
-    Ok(if holders.is_empty() {
-        Check::new(name, true, format!("{layers} layers scanned, key not found"))
-    } else {
-        Check::new(name, false, format!("found in {}", holders.join(", ")))
+    let findings = tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::open(&path)?;
+        scan::find_in_archive(std::io::BufReader::new(file), key_body.as_bytes())
     })
-}
-
-/// Largest file read whole when looking for the key; a PEM key is a few hundred bytes.
-const MAX_SCANNED_FILE: u64 = 1 << 20;
-
-/// Opens every layer of a `docker save` archive and returns how many layers it
-/// read and the files whose contents include `needle`.
-fn find_in_layers(archive: &std::path::Path, needle: &[u8]) -> Result<(usize, Vec<String>)> {
-    use std::io::Read;
-    let mut outer = tar::Archive::new(std::fs::File::open(archive)?);
-    let mut layers = 0;
-    let mut holders = Vec::new();
-    for entry in outer.entries()? {
-        let entry = entry?;
-        let layer_name = entry.path()?.display().to_string();
-        if !entry.header().entry_type().is_file() || layer_name.ends_with(".json") || layer_name == "repositories" {
-            continue;
-        }
-        let mut inner = tar::Archive::new(entry);
-        let Ok(files) = inner.entries() else { continue };
-        let mut is_layer = false;
-        for file in files {
-            let Ok(mut file) = file else { break };
-            is_layer = true;
-            if !file.header().entry_type().is_file() || file.size() > MAX_SCANNED_FILE {
-                continue;
-            }
-            let mut contents = Vec::new();
-            file.read_to_end(&mut contents)?;
-            if !needle.is_empty() && contents.windows(needle.len()).any(|window| window == needle) {
-                holders.push(format!("{}:{}", layer_name, file.path()?.display()));
-            }
-        }
-        if is_layer {
-            layers += 1;
-        }
-    }
-    Ok((layers, holders))
+    .await??;
+    step.done(format!("opened {} archives", findings.archives));
+    Ok(if findings.holders.is_empty() {
+        Check::new(name, true, format!("{} archives (layers and nested images) scanned, key not found", findings.archives))
+    } else {
+        Check::new(name, false, format!("found in {}", findings.holders.join(", ")))
+    })
 }
 
 /// A request that exercises one route, with path parameters filled in.
@@ -489,33 +453,6 @@ mod tests {
     fn listening_ports_of_dockerd_only() {
         let output = "/dev/null\nsocket:[1111]\nsocket:[2222]\n---\n  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 00000000:0941 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1111 1 0\n   1: 00000000:20FB 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 3333 1 0\n   2: 0100007F:0941 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 2222 1 0\n";
         assert_eq!(dockerd_listening_ports(output), vec![0x0941]);
-    }
-
-    #[test]
-    fn key_found_in_layer() {
-        let dir = tempfile::tempdir().unwrap();
-        let layer = |files: &[(&str, &[u8])]| {
-            let mut builder = tar::Builder::new(Vec::new());
-            for (path, contents) in files {
-                crate::base_images::append_bytes(&mut builder, path, contents, 0o644).unwrap();
-            }
-            builder.into_inner().unwrap()
-        };
-        let clean = layer(&[("etc/hostname", b"bundle\n")]);
-        let leaking = layer(&[("esb/stack/certs/copy.key", b"-----BEGIN PRIVATE KEY-----\nSECRETBODY\n-----END PRIVATE KEY-----\n")]);
-        let mut outer = tar::Builder::new(Vec::new());
-        crate::base_images::append_bytes(&mut outer, "manifest.json", b"[]", 0o644).unwrap();
-        crate::base_images::append_bytes(&mut outer, "aaa/layer.tar", &clean, 0o644).unwrap();
-        crate::base_images::append_bytes(&mut outer, "bbb/layer.tar", &leaking, 0o644).unwrap();
-        let archive = dir.path().join("image.tar");
-        std::fs::write(&archive, outer.into_inner().unwrap()).unwrap();
-
-        let (layers, holders) = find_in_layers(&archive, b"SECRETBODY").unwrap();
-        assert_eq!(layers, 2);
-        assert_eq!(holders, ["bbb/layer.tar:esb/stack/certs/copy.key"]);
-
-        let (_, none) = find_in_layers(&archive, b"OTHERKEY").unwrap();
-        assert!(none.is_empty());
     }
 
     #[test]
