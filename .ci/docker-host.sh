@@ -35,36 +35,48 @@ bounding=$((16#$(awk '/^CapBnd:/ {print $2}' /proc/self/status)))
 last_cap=$(cat /proc/sys/kernel/cap_last_cap)
 full=$(((1 << (last_cap + 1)) - 1))
 daemon_json=/etc/docker/daemon.json
-config_changed=no
+wrapper_needed=no
 if [ "$bounding" -ne "$full" ]; then
+    wrapper_needed=yes
     log "capability bounding set is partial ($(printf '%x' "$bounding")); using the $wrapper runtime"
     install -m 0755 "$here/esb-runc" "$wrapper"
-    if ! grep -qs '"default-runtime": "esb-runc"' "$daemon_json"; then
-        # Keep an operator's own settings: merge ours into them.
-        mkdir -p /etc/docker
-        python3 - "$daemon_json" "$wrapper" <<'PY'
+    # Keep an operator's own settings: merge ours into them. Another default
+    # runtime (nvidia, say) is not replaced silently, since the wrapper always
+    # runs runc and would bypass it.
+    mkdir -p /etc/docker
+    if ! python3 - "$daemon_json" "$wrapper" <<'PY'
 import json, os, sys
 path, wrapper = sys.argv[1:]
-config = json.load(open(path)) if os.path.exists(path) else {}
-config.setdefault("runtimes", {})["esb-runc"] = {"path": wrapper}
-config["default-runtime"] = "esb-runc"
-with open(path, "w") as out:
-    json.dump(config, out, indent=2)
+try:
+    config = json.load(open(path)) if os.path.exists(path) else {}
+except ValueError as error:
+    sys.exit(f"error: {path} is not valid JSON ({error}); fix it, then run this script again")
+current = config.get("default-runtime")
+if current not in (None, "runc", "esb-runc"):
+    sys.exit(f"error: {path} sets default-runtime {current!r}; the esb-runc wrapper would bypass it. "
+             "Remove that setting to use esb-runc, or start --privileged containers another way")
+wanted = dict(config)
+wanted.setdefault("runtimes", {})
+wanted["runtimes"] = dict(wanted["runtimes"], **{"esb-runc": {"path": wrapper}})
+wanted["default-runtime"] = "esb-runc"
+if wanted != config:
+    temporary = path + ".esb-tmp"
+    with open(temporary, "w") as out:
+        json.dump(wanted, out, indent=2)
+    os.replace(temporary, path)
 PY
-        config_changed=yes
+    then
+        exit 1
     fi
 fi
 
 engine_answers() { curl -sf --max-time 5 --unix-socket "$socket" http://localhost/_ping >/dev/null 2>&1; }
+default_runtime() {
+    curl -sf --max-time 5 --unix-socket "$socket" http://localhost/info |
+        python3 -c 'import json,sys; print(json.load(sys.stdin).get("DefaultRuntime",""))'
+}
 
-if engine_answers; then
-    if [ "$config_changed" = yes ]; then
-        log "reloading dockerd for the new default runtime"
-        pkill -HUP -x dockerd
-        sleep 2
-    fi
-    log "engine answers on $socket"
-else
+if ! engine_answers; then
     log "starting dockerd (log: $daemon_log)"
     nohup setsid dockerd >"$daemon_log" 2>&1 </dev/null &
     for _ in $(seq 1 60); do
@@ -76,14 +88,25 @@ else
         tail -n 20 "$daemon_log" >&2
         exit 1
     fi
-    log "engine answers on $socket"
 fi
+log "engine answers on $socket"
 
-# A dockerd started before the wrapper was registered keeps runc.
-if [ "$bounding" -ne "$full" ]; then
-    runtime=$(curl -sf --unix-socket "$socket" http://localhost/info | python3 -c 'import json,sys; print(json.load(sys.stdin).get("DefaultRuntime",""))')
-    if [ "$runtime" != esb-runc ]; then
-        echo "error: dockerd's default runtime is '$runtime', expected esb-runc; restart dockerd so it reads $daemon_json" >&2
+# A dockerd started before the wrapper was registered still uses runc; it
+# reloads its runtimes on SIGHUP. Only the host's own dockerd, named by its
+# pid file, is signalled: bundles run dockerds of their own.
+if [ "$wrapper_needed" = yes ] && [ "$(default_runtime)" != esb-runc ]; then
+    pid=$(cat /var/run/docker.pid 2>/dev/null || true)
+    if [ -z "$pid" ] || ! kill -HUP "$pid" 2>/dev/null; then
+        echo "error: dockerd does not use esb-runc and cannot be reloaded (no process for /var/run/docker.pid); restart it so it reads $daemon_json" >&2
+        exit 1
+    fi
+    log "reloaded dockerd (pid $pid) for the esb-runc runtime"
+    for _ in $(seq 1 10); do
+        [ "$(default_runtime)" = esb-runc ] && break
+        sleep 1
+    done
+    if [ "$(default_runtime)" != esb-runc ]; then
+        echo "error: dockerd's default runtime is still '$(default_runtime)' after a reload; restart dockerd so it reads $daemon_json" >&2
         exit 1
     fi
 fi
