@@ -83,6 +83,47 @@ impl Target {
     }
 }
 
+/// Runs a future to completion on a new Tokio runtime, for synchronous tests.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Runtime::new().expect("a Tokio runtime").block_on(future)
+}
+
+/// A bundle container started for one test, with its gateway published on 127.0.0.1.
+pub struct BootedBundle {
+    pub docker: bollard::Docker,
+    pub container: String,
+    pub gateway: SocketAddr,
+}
+
+impl BootedBundle {
+    /// Starts the e2e bundle as `docker run --privileged` would and waits until
+    /// it is healthy. A container that fails to boot is removed before returning.
+    pub async fn boot(name_prefix: &str) -> Result<BootedBundle> {
+        let docker = xtask::engine::connect().await?;
+        let container = xtask::smoke::unique_container_name(name_prefix);
+        let booted = async {
+            let running = xtask::smoke::start(&docker, BUNDLE_TAG, &container).await?;
+            let step = xtask::report::Step::start("e2e", format!("booting {BUNDLE_TAG} as {container}"));
+            xtask::smoke::wait_healthy(&docker, &container, std::time::Duration::from_secs(600), &step).await?;
+            step.done("healthy");
+            Ok::<_, anyhow::Error>(running.gateway)
+        }
+        .await;
+        match booted {
+            Ok(gateway) => Ok(BootedBundle { docker, container, gateway }),
+            Err(error) => {
+                xtask::smoke::remove_container(&docker, &container).await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Removes the container and its volumes.
+    pub async fn remove(self) {
+        xtask::smoke::remove_container(&self.docker, &self.container).await;
+    }
+}
+
 /// Returns a TCP port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("cannot bind 127.0.0.1:0")?;

@@ -1,10 +1,13 @@
 //! The fixture bundle, end to end: `cargo xtask bundle` builds it, `cargo
-//! xtask smoke` boots and checks it, and the HTTPS cases run against a booted
-//! copy through the port it publishes on 127.0.0.1.
+//! xtask smoke` boots and checks it, the HTTPS cases run against a booted copy
+//! through the port it publishes on 127.0.0.1, and copies are stopped and
+//! killed the ways a site's host would.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use e2e::{cases, cert_dir, ensure_bundle, run_xtask, Target, BUNDLE_TAG};
+use anyhow::ensure;
+use bollard::query_parameters::{KillContainerOptions, StartContainerOptions, StopContainerOptionsBuilder};
+use e2e::{block_on, cases, cert_dir, ensure_bundle, run_xtask, BootedBundle, Target, BUNDLE_TAG};
 
 #[test]
 fn bundle_builds_and_smoke_passes() {
@@ -15,21 +18,15 @@ fn bundle_builds_and_smoke_passes() {
 #[test]
 fn cases_pass_against_bundle() {
     ensure_bundle().expect("cargo xtask bundle");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let docker = xtask::engine::connect().await.expect("Docker engine");
-        let container = xtask::smoke::unique_container_name("esb-e2e-bundle");
+    block_on(async {
+        let bundle = BootedBundle::boot("esb-e2e-bundle").await.expect("bundle boots");
+        let target = Target { name: "bundle".to_owned(), gateway: bundle.gateway, cert_dir: cert_dir() };
         let result = async {
-            let running = xtask::smoke::start(&docker, BUNDLE_TAG, &container).await?;
-            let step = xtask::report::Step::start("e2e", format!("booting {BUNDLE_TAG} as {container}"));
-            xtask::smoke::wait_healthy(&docker, &container, Duration::from_secs(600), &step).await?;
-            step.done("healthy");
-            let target = Target { name: "bundle".to_owned(), gateway: running.gateway, cert_dir: cert_dir() };
             let outcomes = cases::run_all(&target).await?;
             cases::report(&target, &outcomes)
         }
         .await;
-        xtask::smoke::remove_container(&docker, &container).await;
+        bundle.remove().await;
         result.expect("cases against the bundle");
     });
 }
@@ -37,30 +34,24 @@ fn cases_pass_against_bundle() {
 #[test]
 fn bundle_stops_cleanly_on_sigterm() {
     ensure_bundle().expect("cargo xtask bundle");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let docker = xtask::engine::connect().await.expect("Docker engine");
-        let container = xtask::smoke::unique_container_name("esb-e2e-stop");
+    block_on(async {
+        let bundle = BootedBundle::boot("esb-e2e-stop").await.expect("bundle boots");
+        let (docker, container) = (&bundle.docker, &bundle.container);
         let result = async {
-            xtask::smoke::start(&docker, BUNDLE_TAG, &container).await?;
-            let step = xtask::report::Step::start("e2e", format!("booting {BUNDLE_TAG} as {container}"));
-            xtask::smoke::wait_healthy(&docker, &container, Duration::from_secs(600), &step).await?;
-            step.done("healthy");
-
-            let started = std::time::Instant::now();
-            let options = bollard::query_parameters::StopContainerOptionsBuilder::default().t(60).build();
-            docker.stop_container(&container, Some(options)).await?;
+            let started = Instant::now();
+            docker.stop_container(container, Some(StopContainerOptionsBuilder::default().t(60).build())).await?;
             let stop_time = started.elapsed();
-            let state = docker.inspect_container(&container, None).await?.state.unwrap_or_default();
-            let log = xtask::smoke::container_log_tail(&docker, &container).await;
-            anyhow::ensure!(state.exit_code == Some(0), "exit code {:?} after SIGTERM\n{log}", state.exit_code);
-            anyhow::ensure!(stop_time < Duration::from_secs(60), "stop took {stop_time:?}, so dockerd was killed, not stopped\n{log}");
-            anyhow::ensure!(log.contains("stopping: services first, then dockerd"), "no orderly stop in the log\n{log}");
-            anyhow::ensure!(log.contains("[esb] stopped"), "the entrypoint did not finish its stop\n{log}");
+
+            let state = docker.inspect_container(container, None).await?.state.unwrap_or_default();
+            let log = xtask::smoke::container_log_tail(docker, container).await;
+            ensure!(state.exit_code == Some(0), "exit code {:?} after SIGTERM\n{log}", state.exit_code);
+            ensure!(stop_time < Duration::from_secs(60), "stop took {stop_time:?}, so dockerd was killed, not stopped\n{log}");
+            ensure!(log.contains("stopping: services first, then dockerd"), "no orderly stop in the log\n{log}");
+            ensure!(log.contains("[esb] stopped"), "the entrypoint did not finish its stop\n{log}");
             Ok(())
         }
         .await;
-        xtask::smoke::remove_container(&docker, &container).await;
+        bundle.remove().await;
         result.expect("bundle stops on SIGTERM");
     });
 }
@@ -68,28 +59,23 @@ fn bundle_stops_cleanly_on_sigterm() {
 #[test]
 fn bundle_restarts_after_kill() {
     ensure_bundle().expect("cargo xtask bundle");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let docker = xtask::engine::connect().await.expect("Docker engine");
-        let container = xtask::smoke::unique_container_name("esb-e2e-kill");
+    block_on(async {
+        let bundle = BootedBundle::boot("esb-e2e-kill").await.expect("bundle boots");
+        let (docker, container) = (&bundle.docker, &bundle.container);
         let result = async {
-            xtask::smoke::start(&docker, BUNDLE_TAG, &container).await?;
-            let step = xtask::report::Step::start("e2e", format!("booting {BUNDLE_TAG} as {container}"));
-            xtask::smoke::wait_healthy(&docker, &container, Duration::from_secs(600), &step).await?;
-            step.done("healthy");
-
             // SIGKILL leaves dockerd's pid file behind, as a crash or a host reboot would.
-            docker.kill_container(&container, None::<bollard::query_parameters::KillContainerOptions>).await?;
-            docker.start_container(&container, None::<bollard::query_parameters::StartContainerOptions>).await?;
+            docker.kill_container(container, None::<KillContainerOptions>).await?;
+            docker.start_container(container, None::<StartContainerOptions>).await?;
             let step = xtask::report::Step::start("e2e", format!("restarting {container} after SIGKILL"));
-            xtask::smoke::wait_healthy(&docker, &container, Duration::from_secs(600), &step).await?;
+            xtask::smoke::wait_healthy(docker, container, Duration::from_secs(600), &step).await?;
             step.done("healthy again");
-            let log = xtask::smoke::container_log_tail(&docker, &container).await;
-            anyhow::ensure!(log.contains("images already loaded"), "the restart loaded the images again\n{log}");
+
+            let log = xtask::smoke::container_log_tail(docker, container).await;
+            ensure!(log.contains("images already loaded"), "the restart loaded the images again\n{log}");
             Ok(())
         }
         .await;
-        xtask::smoke::remove_container(&docker, &container).await;
+        bundle.remove().await;
         result.expect("bundle restarts after SIGKILL");
     });
 }

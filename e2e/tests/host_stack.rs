@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use camino::Utf8PathBuf;
-use e2e::{cases, cert_dir, ensure_bundle, free_port, root, Target};
+use e2e::{block_on, cases, cert_dir, ensure_bundle, free_port, root, Target};
 use xtask::manifest::{read_json, FunctionsManifest, FUNCTIONS_MANIFEST};
 
 const PROJECT: &str = "esb-e2e-host";
@@ -82,8 +82,7 @@ fn cases_pass_against_host_stack() {
         gateway: std::net::SocketAddr::from(([127, 0, 0, 1], stack.port)),
         cert_dir: cert_dir(),
     };
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
+    block_on(async {
         wait_for_gateway(&target, Duration::from_secs(60)).await.expect("gateway on the host stack");
         let outcomes = cases::run_all(&target).await.expect("cases");
         cases::report(&target, &outcomes).expect("cases against the host stack");
