@@ -307,26 +307,70 @@ async fn write_export(docker: &Docker, references: &[String], partial: &Utf8Path
     progress.finish_and_clear();
 
     // The engine reports an error met after the first bytes inside the body of
-    // a successful response, which leaves a truncated archive; read it back.
-    let archive = partial.to_owned();
-    tokio::task::spawn_blocking(move || check_image_archive(&archive)).await??;
+    // a successful response, which leaves a truncated archive: the rewrite
+    // below reads it to its end and fails on one.
+    let raw = partial.to_owned();
+    let normalized = partial.with_extension("normalized");
+    let output = normalized.clone();
+    let result = tokio::task::spawn_blocking(move || normalize_image_archive(&raw, &output)).await?;
+    if let Err(error) = result {
+        let _ = std::fs::remove_file(&normalized);
+        return Err(error);
+    }
+    std::fs::rename(&normalized, partial).with_context(|| format!("cannot rename {normalized} to {partial}"))?;
     Ok(written)
 }
 
-/// Checks that a `docker save` archive reads to its end and has a manifest.json.
-pub fn check_image_archive(path: &Utf8Path) -> Result<()> {
-    let file = std::fs::File::open(path).with_context(|| format!("cannot open {path}"))?;
-    let mut archive = tar::Archive::new(std::io::BufReader::new(file));
+/// Returns manifest.json with its images sorted by config file name: the
+/// engine lists them in a different order from one save to the next.
+fn sorted_manifest(reader: &mut impl std::io::Read) -> Result<Vec<u8>> {
+    let mut images: Vec<serde_json::Value> = serde_json::from_reader(reader).context("manifest.json is not a JSON list")?;
+    images.sort_by(|left, right| left["Config"].as_str().cmp(&right["Config"].as_str()));
+    Ok(serde_json::to_vec(&images)?)
+}
+
+/// Copies a `docker save` archive with every modification time set to zero,
+/// and checks that it reads to its end and has a manifest.json.
+///
+/// Engine 20.10 stamps each layer folder with a time, and orders the images of
+/// manifest.json differently, from one save to the next. Identical images gave
+/// a different images.tar each time, and every bundle then got a new image ID.
+/// With times zeroed and the manifest sorted, the bundle's build reuses its
+/// cached layers when nothing changed.
+pub fn normalize_image_archive(source: &Utf8Path, destination: &Utf8Path) -> Result<()> {
+    let input = std::fs::File::open(source).with_context(|| format!("cannot open {source}"))?;
+    let output = std::fs::File::create(destination).with_context(|| format!("cannot create {destination}"))?;
+    let mut archive = tar::Archive::new(std::io::BufReader::new(input));
+    let mut builder = tar::Builder::new(std::io::BufWriter::new(output));
+    let corrupt = || format!("the engine's export in {source} is truncated or corrupt");
+
     let mut has_manifest = false;
-    for entry in archive.entries().with_context(|| format!("{path} is not a tar archive"))? {
-        let entry = entry.with_context(|| format!("the engine's export in {path} is truncated or corrupt"))?;
-        if entry.path().map(|name| name.as_os_str() == "manifest.json").unwrap_or(false) {
-            has_manifest = true;
+    for entry in archive.entries().with_context(corrupt)? {
+        let mut entry = entry.with_context(corrupt)?;
+        let path = entry.path().with_context(corrupt)?.into_owned();
+        has_manifest |= path.as_os_str() == "manifest.json";
+        let mut header = entry.header().clone();
+        header.set_mtime(0);
+        let link_target = entry.link_name().with_context(corrupt)?.map(|target| target.into_owned());
+        match link_target {
+            Some(target) if header.entry_type().is_symlink() || header.entry_type().is_hard_link() => {
+                builder.append_link(&mut header, &path, &target)
+            }
+            _ if path.as_os_str() == "manifest.json" => {
+                let manifest = sorted_manifest(&mut entry).with_context(corrupt)?;
+                header.set_size(manifest.len() as u64);
+                builder.append_data(&mut header, &path, &manifest[..])
+            }
+            _ => builder.append_data(&mut header, &path, &mut entry),
         }
+        .with_context(|| format!("cannot write {destination}"))?;
     }
     if !has_manifest {
-        bail!("the engine's export in {path} has no manifest.json, so it is incomplete");
+        bail!("the engine's export in {source} has no manifest.json, so it is incomplete");
     }
+    let writer = builder.into_inner().with_context(|| format!("cannot write {destination}"))?;
+    let file = writer.into_inner().map_err(|error| error.into_error()).with_context(|| format!("cannot write {destination}"))?;
+    file.sync_all().with_context(|| format!("cannot write {destination}"))?;
     Ok(())
 }
 
@@ -346,20 +390,60 @@ mod tests {
     }
 
     #[test]
-    fn image_archive_checks() {
+    fn normalized_archive_is_reproducible() {
         let dir = tempfile::tempdir().unwrap();
-        let path = Utf8Path::from_path(dir.path()).unwrap().join("images.tar");
+        let dir = Utf8Path::from_path(dir.path()).unwrap();
+        let mut outputs = Vec::new();
+        for mtime in [1_700_000_000, 1_800_000_000] {
+            let mut builder = tar::Builder::new(Vec::new());
+            let manifest: &[u8] = if mtime == 1_700_000_000 {
+                br#"[{"Config":"b.json","Layers":[]},{"Config":"a.json","Layers":[]}]"#
+            } else {
+                br#"[{"Config":"a.json","Layers":[]},{"Config":"b.json","Layers":[]}]"#
+            };
+            for (name, contents) in [("abc/layer.tar", &b"layer"[..]), ("manifest.json", manifest)] {
+                let mut header = tar::Header::new_gnu();
+                header.set_size(contents.len() as u64);
+                header.set_mode(0o644);
+                header.set_mtime(mtime);
+                builder.append_data(&mut header, name, contents).unwrap();
+            }
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(tar::EntryType::Symlink);
+            header.set_size(0);
+            header.set_mtime(mtime);
+            builder.append_link(&mut header, "def/layer.tar", "../abc/layer.tar").unwrap();
+            std::fs::write(dir.join("raw.tar"), builder.into_inner().unwrap()).unwrap();
 
-        std::fs::write(&path, archive_with(&[("abc/layer.tar", b"layer"), ("manifest.json", b"[]")])).unwrap();
-        assert!(check_image_archive(&path).is_ok());
+            normalize_image_archive(&dir.join("raw.tar"), &dir.join("images.tar")).unwrap();
+            outputs.push(std::fs::read(dir.join("images.tar")).unwrap());
+        }
+        assert_eq!(outputs[0], outputs[1], "the same images gave different archives");
 
-        std::fs::write(&path, archive_with(&[("abc/layer.tar", b"layer")])).unwrap();
-        let error = check_image_archive(&path).unwrap_err().to_string();
+        let mut archive = tar::Archive::new(&outputs[0][..]);
+        let entries: Vec<(String, u64)> = archive
+            .entries()
+            .unwrap()
+            .map(|entry| {
+                let entry = entry.unwrap();
+                (entry.path().unwrap().display().to_string(), entry.header().mtime().unwrap())
+            })
+            .collect();
+        assert_eq!(entries, [("abc/layer.tar".to_owned(), 0), ("manifest.json".to_owned(), 0), ("def/layer.tar".to_owned(), 0)]);
+    }
+
+    #[test]
+    fn incomplete_archives_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(dir.path()).unwrap();
+
+        std::fs::write(dir.join("raw.tar"), archive_with(&[("abc/layer.tar", b"layer")])).unwrap();
+        let error = normalize_image_archive(&dir.join("raw.tar"), &dir.join("out.tar")).unwrap_err().to_string();
         assert!(error.contains("no manifest.json"), "{error}");
 
         let complete = archive_with(&[("abc/layer.tar", &[7u8; 4096]), ("manifest.json", b"[]")]);
-        std::fs::write(&path, &complete[..1024]).unwrap();
-        assert!(check_image_archive(&path).is_err(), "a truncated archive passed");
+        std::fs::write(dir.join("raw.tar"), &complete[..1024]).unwrap();
+        assert!(normalize_image_archive(&dir.join("raw.tar"), &dir.join("out.tar")).is_err(), "a truncated archive passed");
     }
 
     #[test]
