@@ -20,18 +20,33 @@ pub fn cert_dir() -> Utf8PathBuf {
     root().join(".esb/certs")
 }
 
+/// Returns the command `cargo run --package xtask -- ARGS`, run from the
+/// repository root with the certificate folder the tests use.
+fn xtask_command(args: &[&str]) -> Command {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut command = Command::new(cargo);
+    command.current_dir(root()).args(["run", "--quiet", "--package", "xtask", "--"]).args(args).env("CERT_DIR", cert_dir());
+    // Cargo sets these for the test binary. Build scripts (ring's among them)
+    // watch some of them, so passing them on would make the nested cargo
+    // rebuild those crates, and the user's next `cargo xtask` rebuild them back.
+    for (key, _) in std::env::vars() {
+        let set_for_test = key.starts_with("CARGO_PKG_")
+            || matches!(
+                key.as_str(),
+                "CARGO_MANIFEST_DIR" | "CARGO_MANIFEST_PATH" | "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE" | "CARGO_TARGET_TMPDIR" | "CARGO_BIN_NAME"
+            );
+        if set_for_test {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
 /// Runs `cargo xtask ARGS` from the repository root, as a user would; its
 /// progress goes straight to the test's stderr.
 pub fn run_xtask(args: &[&str]) -> Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     eprintln!("[e2e] cargo xtask {}", args.join(" "));
-    let status = Command::new(cargo)
-        .current_dir(root())
-        .args(["run", "--quiet", "--package", "xtask", "--"])
-        .args(args)
-        .env("CERT_DIR", cert_dir())
-        .status()
-        .context("cannot run cargo")?;
+    let status = xtask_command(args).status().context("cannot run cargo")?;
     if !status.success() {
         bail!("`cargo xtask {}` failed with {status}", args.join(" "));
     }
@@ -41,15 +56,7 @@ pub fn run_xtask(args: &[&str]) -> Result<()> {
 /// Runs `cargo xtask ARGS` and returns its exit status and standard error,
 /// for tests of how failures read.
 pub fn run_xtask_capturing(args: &[&str], envs: &[(&str, &str)]) -> Result<(std::process::ExitStatus, String)> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let output = Command::new(cargo)
-        .current_dir(root())
-        .args(["run", "--quiet", "--package", "xtask", "--"])
-        .args(args)
-        .env("CERT_DIR", cert_dir())
-        .envs(envs.iter().copied())
-        .output()
-        .context("cannot run cargo")?;
+    let output = xtask_command(args).envs(envs.iter().copied()).output().context("cannot run cargo")?;
     Ok((output.status, String::from_utf8_lossy(&output.stderr).into_owned()))
 }
 
