@@ -328,7 +328,7 @@ fn hash_file(hasher: &mut Sha256, path: &str, mode: u32, contents: &[u8]) {
 /// time, and writes the functions manifest into `out_dir`.
 pub async fn build(docker: &Docker, plan: &BuildPlan, out_dir: &Utf8Path, jobs: usize) -> Result<FunctionsManifest> {
     let base_ids = resolve_base_images(docker, &plan.builds).await?;
-    let step = report::Step::start("build-functions", format!("{} functions", plan.builds.len()));
+    let step = report::Step::start("build-functions", report::count(plan.builds.len(), "function"));
     let results: Vec<(String, bool)> = futures_util::stream::iter(plan.builds.iter())
         .map(|build| {
             let base_id = build.base_image.as_ref().and_then(|base| base_ids.get(base)).cloned();

@@ -81,12 +81,12 @@ pub async fn run(args: &BundleArgs) -> Result<()> {
     report::line(
         "bundle",
         format!(
-            "done: {} ({}), {}, {} images ({} functions), in {}",
+            "done: {} ({}), {}, {} ({}), in {}",
             args.tag,
             short_id(&image_id),
             report::format_bytes(size),
-            bundle.images.len(),
-            functions.functions.len(),
+            report::count(bundle.images.len(), "image"),
+            report::count(functions.functions.len(), "function"),
             report::format_duration(started.elapsed())
         ),
     );

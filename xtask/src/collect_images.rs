@@ -123,13 +123,13 @@ pub async fn collect(
     let archive = out_dir.join(IMAGES_ARCHIVE);
     let step = report::Step::start(
         "collect-images",
-        format!("saving {} images ({} before layer sharing) into {archive}", images.len(), report::format_bytes(total)),
+        format!("saving {} ({} before layer sharing) into {archive}", report::count(images.len(), "image"), report::format_bytes(total)),
     );
     let references: Vec<String> = images.iter().map(|image| image.reference.clone()).collect();
     let archive_size = engine::export_images(docker, &references, &archive, total).await?;
     let bundle = BundleManifest { images, archive_size };
     manifest::write_json(&out_dir.join(BUNDLE_MANIFEST), &bundle)?;
-    step.done(format!("saved {} images, {} in {archive}", bundle.images.len(), report::format_bytes(archive_size)));
+    step.done(format!("saved {}, {} in {archive}", report::count(bundle.images.len(), "image"), report::format_bytes(archive_size)));
     Ok(bundle)
 }
 

@@ -8,7 +8,7 @@ use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand,
 /// ESB bundle tooling: builds a SAM stack into one offline-bootable
 /// Docker-in-Docker image and proves that it boots.
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", version)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", version)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -60,6 +60,15 @@ pub fn bytes_bar(total: u64, verb: &str) -> ProgressBar {
     bar
 }
 
+/// Returns `1 function`, `2 functions`: the count with the noun in the right number.
+pub fn count(number: usize, noun: &str) -> String {
+    if number == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{number} {noun}s")
+    }
+}
+
 pub fn format_bytes(bytes: u64) -> String {
     HumanBytes(bytes).to_string()
 }
