@@ -77,6 +77,16 @@ default_runtime() {
 }
 
 if ! engine_answers; then
+    # A dockerd killed without a clean stop (as at the end of a CI job) leaves
+    # its pid files; if another process has since got that PID, the new
+    # dockerd refuses to start. Remove pid files whose process is not ours.
+    for pid_file in /var/run/docker.pid /var/run/docker/containerd/containerd.pid; do
+        old_pid=$(cat "$pid_file" 2>/dev/null || true)
+        case "$(cat "/proc/$old_pid/comm" 2>/dev/null || true)" in
+            dockerd | containerd) ;;
+            *) rm -f "$pid_file" ;;
+        esac
+    done
     log "starting dockerd (log: $daemon_log)"
     nohup setsid dockerd >"$daemon_log" 2>&1 </dev/null &
     for _ in $(seq 1 60); do
