@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepare this host to build and run ESB bundles: a Docker engine that
-# answers on /var/run/docker.sock, debootstrap for the offline base images,
+# responds on /var/run/docker.sock, debootstrap for the offline base images,
 # and, where the host's capability bounding set is partial, an OCI runtime
 # wrapper that lets `docker run --privileged` start. Safe to run again.
 set -euo pipefail
@@ -29,8 +29,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# A privileged container asks for every capability; runc fails when the host
-# bounding set lacks one. Register the wrapper only where that is the case.
+# A privileged container requests every capability, and runc fails when the
+# host bounding set lacks one. Register the wrapper only where that is the case.
 bounding=$((16#$(awk '/^CapBnd:/ {print $2}' /proc/self/status)))
 last_cap=$(cat /proc/sys/kernel/cap_last_cap)
 full=$(((1 << (last_cap + 1)) - 1))
@@ -78,8 +78,8 @@ default_runtime() {
 
 if ! engine_answers; then
     # A dockerd killed without a clean stop (as at the end of a CI job) leaves
-    # its pid files; if another process has since got that PID, the new
-    # dockerd refuses to start. Remove pid files whose process is not ours.
+    # its pid files behind. If another process has since got that PID, the new
+    # dockerd refuses to start, so remove pid files whose process is not ours.
     for pid_file in /var/run/docker.pid /var/run/docker/containerd/containerd.pid; do
         old_pid=$(cat "$pid_file" 2>/dev/null || true)
         case "$(cat "/proc/$old_pid/comm" 2>/dev/null || true)" in
@@ -94,7 +94,7 @@ if ! engine_answers; then
         sleep 1
     done
     if ! engine_answers; then
-        echo "error: dockerd did not answer on $socket within 60 s; last lines of $daemon_log:" >&2
+        echo "error: dockerd did not respond on $socket within 60 s; last lines of $daemon_log:" >&2
         tail -n 20 "$daemon_log" >&2
         exit 1
     fi

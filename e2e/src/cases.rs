@@ -77,7 +77,7 @@ pub async fn run_all(target: &Target) -> Result<Vec<Outcome>> {
             outcomes.push(Outcome { name: stringify!($name), result: $name(target, &clients).await });
         };
     }
-    case!(route_answers_with_function_output);
+    case!(route_returns_function_output);
     case!(query_parameters_arrive);
     case!(path_parameters_arrive);
     case!(post_body_arrives);
@@ -85,7 +85,7 @@ pub async fn run_all(target: &Target) -> Result<Vec<Outcome>> {
     case!(any_method_matches_delete);
     case!(greedy_path_uses_payload_v2);
     case!(layer_module_importable);
-    case!(image_function_answers);
+    case!(image_function_responds);
     case!(unknown_route_is_404);
     case!(raising_function_is_502);
     case!(slow_function_is_504);
@@ -125,17 +125,17 @@ async fn json(target: &Target, clients: &Clients, method: &str, path: &str, body
     serde_json::from_slice(&response.body).with_context(|| format!("{method} {path}: body is not JSON: {}", response.text()))
 }
 
-/// Returns the event the echo function received, from its JSON answer.
+/// Returns the event the echo function received, from its JSON response.
 async fn echoed_event(target: &Target, clients: &Clients, method: &str, path: &str, body: Option<&[u8]>) -> Result<Value> {
-    let answer = json(target, clients, method, path, body, 200).await?;
-    answer.get("event").cloned().with_context(|| format!("echo answer has no `event`: {answer}"))
+    let output = json(target, clients, method, path, body, 200).await?;
+    output.get("event").cloned().with_context(|| format!("echo output has no `event`: {output}"))
 }
 
-async fn route_answers_with_function_output(target: &Target, clients: &Clients) -> Result<()> {
-    let answer = json(target, clients, "GET", "/echo", None, 200).await?;
-    ensure!(answer["stage"] == "dev", "STAGE from the template's Globals did not reach the function: {answer}");
-    ensure!(answer["event"]["httpMethod"] == "GET", "event.httpMethod: {}", answer["event"]["httpMethod"]);
-    ensure!(answer["event"]["path"] == "/echo", "event.path: {}", answer["event"]["path"]);
+async fn route_returns_function_output(target: &Target, clients: &Clients) -> Result<()> {
+    let output = json(target, clients, "GET", "/echo", None, 200).await?;
+    ensure!(output["stage"] == "dev", "STAGE from the template's Globals did not reach the function: {output}");
+    ensure!(output["event"]["httpMethod"] == "GET", "event.httpMethod: {}", output["event"]["httpMethod"]);
+    ensure!(output["event"]["path"] == "/echo", "event.path: {}", output["event"]["path"]);
     Ok(())
 }
 
@@ -184,28 +184,28 @@ async fn greedy_path_uses_payload_v2(target: &Target, clients: &Clients) -> Resu
 }
 
 async fn layer_module_importable(target: &Target, clients: &Clients) -> Result<()> {
-    let answer = json(target, clients, "GET", "/greet/ada", None, 200).await?;
-    ensure!(answer["message"] == "Hello, ada!", "greeter answer: {answer}");
+    let output = json(target, clients, "GET", "/greet/ada", None, 200).await?;
+    ensure!(output["message"] == "Hello, ada!", "greeter output: {output}");
     Ok(())
 }
 
-async fn image_function_answers(target: &Target, clients: &Clients) -> Result<()> {
-    let answer = json(target, clients, "GET", "/image", None, 200).await?;
-    ensure!(answer["message"] == "hello from an image function", "image function answer: {answer}");
-    ensure!(answer["handler"] == "configured", "ImageConfig.Command was not applied: {answer}");
+async fn image_function_responds(target: &Target, clients: &Clients) -> Result<()> {
+    let output = json(target, clients, "GET", "/image", None, 200).await?;
+    ensure!(output["message"] == "hello from an image function", "image function output: {output}");
+    ensure!(output["handler"] == "configured", "ImageConfig.Command was not applied: {output}");
     Ok(())
 }
 
 async fn unknown_route_is_404(target: &Target, clients: &Clients) -> Result<()> {
-    let answer = json(target, clients, "GET", "/no/such/route", None, 404).await?;
-    ensure!(answer["message"] == "Not Found", "404 body: {answer}");
+    let output = json(target, clients, "GET", "/no/such/route", None, 404).await?;
+    ensure!(output["message"] == "Not Found", "404 body: {output}");
     Ok(())
 }
 
 async fn raising_function_is_502(target: &Target, clients: &Clients) -> Result<()> {
-    let answer = json(target, clients, "GET", "/fail", None, 502).await?;
-    ensure!(answer["errorType"] == "InventoryError", "502 body: {answer}");
-    ensure!(answer["errorMessage"] == "inventory service is unavailable", "502 body: {answer}");
+    let output = json(target, clients, "GET", "/fail", None, 502).await?;
+    ensure!(output["errorType"] == "InventoryError", "502 body: {output}");
+    ensure!(output["errorMessage"] == "inventory service is unavailable", "502 body: {output}");
     Ok(())
 }
 

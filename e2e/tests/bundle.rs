@@ -1,6 +1,6 @@
-//! The fixture bundle, end to end: `cargo xtask bundle` builds it, `cargo
-//! xtask smoke` boots and checks it, the HTTPS cases run against a booted copy
-//! through the port it publishes on 127.0.0.1, and copies are stopped and
+//! The fixture bundle, end to end. `cargo xtask bundle` builds it and `cargo
+//! xtask smoke` boots and checks it. The HTTPS cases run against a booted copy
+//! through the port it publishes on 127.0.0.1. Other copies are stopped and
 //! killed the ways a site's host would.
 
 use std::time::{Duration, Instant};

@@ -125,7 +125,7 @@ fn mirror(recipe: &BaseRecipeArgs) -> Result<String> {
     }
 }
 
-/// Which base images a step uses; the others are not built.
+/// Selection of the base images a step uses. The others are not built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Needed {
     pub dind: bool,

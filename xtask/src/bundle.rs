@@ -286,31 +286,22 @@ fn check_no_ca_key(entries: &[ContextEntry], ca_key_path: &Utf8Path) -> Result<(
         return Ok(());
     };
     let key_body = crate::scan::pem_body(&ca_key);
+    let needle = key_body.as_bytes();
     for entry in entries {
-        let holders = match entry {
-            ContextEntry::Bytes { path, contents, .. } => {
-                if crate::scan::contains(contents, key_body.as_bytes()) {
-                    vec![path.clone()]
-                } else {
-                    Vec::new()
-                }
-            }
+        let holder = match entry {
+            ContextEntry::Bytes { path, contents, .. } => crate::scan::contains(contents, needle).then(|| path.clone()),
             ContextEntry::File { path, source } if source.extension() == Some("tar") => {
                 let file = std::fs::File::open(source).with_context(|| format!("cannot read {source}"))?;
-                let findings = crate::scan::find_in_archive(std::io::BufReader::new(file), key_body.as_bytes())
+                let findings = crate::scan::find_in_archive(std::io::BufReader::new(file), needle)
                     .with_context(|| format!("cannot search {source}"))?;
-                findings.holders.iter().map(|holder| format!("{path}:{holder}")).collect()
+                findings.holders.first().map(|holder| format!("{path}:{holder}"))
             }
             ContextEntry::File { path, source } => {
                 let contents = std::fs::read(source).with_context(|| format!("cannot read {source}"))?;
-                if crate::scan::contains(&contents, key_body.as_bytes()) {
-                    vec![path.clone()]
-                } else {
-                    Vec::new()
-                }
+                crate::scan::contains(&contents, needle).then(|| path.clone())
             }
         };
-        if let Some(holder) = holders.first() {
+        if let Some(holder) = holder {
             bail!("the bundle's build context would contain the root CA's private key ({ca_key_path}) in {holder}\nhint: only rootCA.crt, server.crt and server.key may go into a bundle; keep .esb/certs out of build contexts");
         }
     }

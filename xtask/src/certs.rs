@@ -62,7 +62,7 @@ pub fn run(args: &CertsArgs) -> Result<()> {
     apply(&dir, &request)
 }
 
-/// Makes sure `dir` holds a valid CA, server and client set whose server
+/// Makes sure `dir` contains a valid CA, server and client set whose server
 /// certificate carries `DEFAULT_SANS` and `service_names` (service names and
 /// any extra names); issues what is missing.
 pub fn ensure(dir: &Utf8Path, service_names: &[String]) -> Result<()> {

@@ -110,11 +110,11 @@ fn scalar_text(value: &Value) -> Option<String> {
 }
 
 impl ComposeFile {
-    /// Returns the document as a bundle runs it: without `build` keys, because
-    /// every image is already loaded and no build context is shipped, and with
-    /// each `image` written as interpolated here, so that the references match
-    /// bundle.json whatever environment compose later runs in. Other values
-    /// keep their variables for the site to set.
+    /// Returns the document as a bundle runs it. `build` keys are removed,
+    /// because every image is already loaded and no build context is shipped.
+    /// Each `image` is written as interpolated here, so that the references
+    /// match bundle.json whatever environment compose later runs in. Other
+    /// values keep their variables for the site to set.
     pub fn without_build_sections(&self) -> Result<String> {
         let mut document = self.document.clone();
         let images: BTreeMap<&str, &str> =

@@ -40,8 +40,8 @@ pub async fn connect() -> Result<Docker> {
     let docker = docker
         .negotiate_version()
         .await
-        .with_context(|| format!("no Docker engine answers at {endpoint}\n{hint}"))?;
-    docker.ping().await.with_context(|| format!("no Docker engine answers at {endpoint}\n{hint}"))?;
+        .with_context(|| format!("no Docker engine responds at {endpoint}\n{hint}"))?;
+    docker.ping().await.with_context(|| format!("no Docker engine responds at {endpoint}\n{hint}"))?;
     Ok(docker)
 }
 
@@ -75,7 +75,7 @@ pub async fn image_size(docker: &Docker, reference: &str) -> Result<u64> {
     Ok(image.size.unwrap_or(0).max(0) as u64)
 }
 
-/// What to build: the tag, Dockerfile and build-time settings.
+/// Settings of one image build: the tag, the Dockerfile and build-time values.
 #[derive(Debug, Clone, Default)]
 pub struct BuildSpec {
     pub tag: String,
@@ -90,7 +90,7 @@ pub struct BuildSpec {
 pub struct ContextStream {
     receiver: mpsc::Receiver<std::io::Result<Bytes>>,
     /// The error that stopped the writer, kept here because the engine's
-    /// answer to a broken upload says nothing about its cause.
+    /// response to a broken upload says nothing about its cause.
     write_error: Arc<Mutex<Option<String>>>,
 }
 
@@ -266,8 +266,8 @@ pub fn split_tag(reference: &str) -> (&str, &str) {
 }
 
 /// Saves `references` into one `docker save` archive at `path`, shared layers
-/// once. Writes under a temporary name, checks that the result is a complete
-/// archive, and renames it only then; on any failure the partial file is removed.
+/// once. Writes under a temporary name and checks that the result is a
+/// complete archive before renaming it. On any failure the partial file is removed.
 pub async fn export_images(docker: &Docker, references: &[String], path: &Utf8Path, expected_bytes: u64) -> Result<u64> {
     let partial = path.with_extension("tar.partial");
     let result = write_export(docker, references, &partial, expected_bytes).await;

@@ -128,7 +128,7 @@ pub struct BaseImagesArgs {
     pub force: bool,
 }
 
-/// Where the offline base images come from.
+/// Source of the offline base images: the Debian mirror and suite.
 #[derive(Debug, Clone, Args)]
 pub struct BaseRecipeArgs {
     /// Debian mirror for debootstrap [default: the first Debian URI in the host's apt sources].

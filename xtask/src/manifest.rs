@@ -52,7 +52,7 @@ pub struct ImageConfig {
     pub working_directory: Option<String>,
 }
 
-/// Where an image of the bundle comes from.
+/// Origin of an image in the bundle: a compose service, a function or an extra image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "name", rename_all = "snake_case")]
 pub enum ImageSource {

@@ -48,7 +48,7 @@ pub fn line(task: &str, message: impl AsRef<str>) {
     eprintln!("[{task}] {}", message.as_ref());
 }
 
-/// A progress bar for moving `total` bytes; hidden when stderr is not a terminal.
+/// Returns a progress bar for moving `total` bytes, hidden when stderr is not a terminal.
 pub fn bytes_bar(total: u64, verb: &str) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     bar.set_style(
@@ -117,10 +117,10 @@ mod tests {
     #[test]
     fn format_error_moves_hints_last() {
         let error = anyhow::anyhow!("connection refused")
-            .context("no Docker engine answers at unix:///var/run/docker.sock\nhint: run `bash .ci/docker-host.sh` as root");
+            .context("no Docker engine responds at unix:///var/run/docker.sock\nhint: run `bash .ci/docker-host.sh` as root");
         assert_eq!(
             format_error(&error),
-            "Error: no Docker engine answers at unix:///var/run/docker.sock: connection refused\nhint: run `bash .ci/docker-host.sh` as root"
+            "Error: no Docker engine responds at unix:///var/run/docker.sock: connection refused\nhint: run `bash .ci/docker-host.sh` as root"
         );
     }
 

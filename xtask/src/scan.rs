@@ -10,11 +10,11 @@ use anyhow::{Context, Result};
 /// Larger files are searched only when they are archives.
 const MAX_SCANNED_FILE: u64 = 1 << 20;
 
-/// Depth of archives inside archives that is opened: an image export (1)
-/// holds layers (2) that may hold an images.tar (3) with layers (4).
+/// Maximum depth of archives inside archives that is opened: an image export
+/// (1) contains layers (2) that may contain an images.tar (3) with layers (4).
 const MAX_DEPTH: usize = 4;
 
-/// What a search found.
+/// Result of a search: the archives opened and the files that matched.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Findings {
     /// Number of archives opened, the outer one included.

@@ -276,8 +276,8 @@ async fn check_images(docker: &Docker, container: &str, bundle: &BundleManifest)
     Ok(if missing.is_empty() {
         Check::new("images loaded", true, format!("{total} of {total} images of bundle.json present"))
     } else {
-        let engine_said = errors.lines().next().map(|line| format!(" ({line})")).unwrap_or_default();
-        Check::new("images loaded", false, format!("missing or different: {}{engine_said}", missing.join(", ")))
+        let engine_message = errors.lines().next().map(|line| format!(" ({line})")).unwrap_or_default();
+        Check::new("images loaded", false, format!("missing or different: {}{engine_message}", missing.join(", ")))
     })
 }
 
@@ -342,7 +342,7 @@ async fn check_health(tls_config: Arc<rustls::ClientConfig>, gateway: SocketAddr
             true,
             format!("GET /esb/health 200 in {} ms, certificate verified against rootCA.crt", response.latency.as_millis()),
         ),
-        Ok(response) => Check::new("gateway HTTPS", false, format!("GET /esb/health answered {}", response.status)),
+        Ok(response) => Check::new("gateway HTTPS", false, format!("GET /esb/health returned {}", response.status)),
         Err(error) => Check::new("gateway HTTPS", false, format!("{error:#}")),
     }
 }
